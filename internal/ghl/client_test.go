@@ -20,7 +20,7 @@ import (
 
 type seenRequest struct {
 	Method, Path, RawQuery, Body string
-	Header                     http.Header
+	Header                       http.Header
 }
 
 // recorder answers with a fixed status/body and records requests.
@@ -55,11 +55,11 @@ func (rec *recorder) all() []seenRequest {
 func TestDoBuildsRequests(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name                       string
-		op                         string
-		p                          Params
-		method, path, query, body  string
-		version, ctype             string
+		name                      string
+		op                        string
+		p                         Params
+		method, path, query, body string
+		version, ctype            string
 	}{
 		{
 			name: "path escaping and version", op: "contacts.get",
