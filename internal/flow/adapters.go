@@ -7,7 +7,7 @@ import (
 	"time"
 	_ "time/tzdata" // zone names must resolve in a static binary on any host
 
-	"github.com/nyaruka/phonenumbers"
+	"github.com/ghlsync/ghlsync/internal/ghl"
 )
 
 // DefaultPhoneRegion is the region assumed for phone numbers written
@@ -15,27 +15,11 @@ import (
 const DefaultPhoneRegion = "US"
 
 // normalizePhone returns raw in E.164 form, like GoHighLevel stores it.
-// It mirrors ghl.NormalizePhone; the flow package keeps its own copy so it
-// depends on the catalog only.
 func normalizePhone(raw, region string) (string, error) {
 	if region == "" {
 		region = DefaultPhoneRegion
 	}
-	s := strings.TrimSpace(raw)
-	if s == "" {
-		return "", fmt.Errorf("empty phone number")
-	}
-	if strings.HasPrefix(s, "00") {
-		s = "+" + s[2:]
-	}
-	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
-	if err != nil {
-		return "", fmt.Errorf("%q is not a phone number: %v", raw, err)
-	}
-	if !phonenumbers.IsPossibleNumber(num) {
-		return "", fmt.Errorf("%q is not a possible phone number for region %s", raw, strings.ToUpper(region))
-	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	return ghl.NormalizePhone(raw, region)
 }
 
 var zones sync.Map // name → *time.Location

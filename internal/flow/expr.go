@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -196,10 +199,59 @@ func offsetPos(start Position, line, col int) Position {
 	return p
 }
 
+var (
+	unknownNameRe  = regexp.MustCompile(`^unknown name (\S+)$`)
+	unknownFieldRe = regexp.MustCompile(`^type flow\.(connection|meta)Env has no field (\S+)$`)
+)
+
+// knownNames are the names an expression can start with, for suggestions.
+func knownNames() []string {
+	names := slices.Clone(envNames)
+	for _, h := range helpers {
+		names = append(names, h.name)
+	}
+	for _, b := range builtin.Builtins {
+		if b.Name != "now" && !slices.Contains(names, b.Name) {
+			names = append(names, b.Name)
+		}
+	}
+	return names
+}
+
+func structFields(v any) []string {
+	t := reflect.TypeOf(v)
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, t.Field(i).Tag.Get("expr"))
+	}
+	return out
+}
+
+// friendlier rewrites the expression compiler's messages in the terms of a
+// flow file, with suggestions.
+func friendlier(msg string) string {
+	if m := unknownNameRe.FindStringSubmatch(msg); m != nil {
+		if s := suggestion(m[1], knownNames(), false); s != "" {
+			return "unknown name " + m[1] + s
+		}
+		return fmt.Sprintf("unknown name %s (expressions read %s, and call helpers such as phone, default, join)", m[1], strings.Join(envNames, ", "))
+	}
+	if m := unknownFieldRe.FindStringSubmatch(msg); m != nil {
+		var fields []string
+		if m[1] == "connection" {
+			fields = structFields(connectionEnv{})
+		} else {
+			fields = structFields(metaEnv{})
+		}
+		return fmt.Sprintf("%s has no field %s%s", m[1], m[2], suggestion(m[2], fields, true))
+	}
+	return msg
+}
+
 func exprError(src string, pos Position, err error) *Error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return &Error{Pos: offsetPos(pos, fe.Line, fe.Column), Msg: fmt.Sprintf("expression %q: %s", src, fe.Message)}
+		return &Error{Pos: offsetPos(pos, fe.Line, fe.Column), Msg: fmt.Sprintf("expression %q: %s", src, friendlier(fe.Message))}
 	}
 	return &Error{Pos: pos, Msg: fmt.Sprintf("expression %q: %v", src, err)}
 }

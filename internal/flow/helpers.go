@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ghlsync/ghlsync/internal/ghl"
 )
 
 // helper is one function available in expressions. Types declare the
@@ -618,6 +620,17 @@ func hFormatTime(args ...any) (any, error) {
 }
 
 func hRFC3339(args ...any) (any, error) {
+	// Wall-clock text in a zone goes through the client's own rule, so a
+	// flow and the client agree on offsets and daylight-saving gaps.
+	if s, isText := args[0].(string); isText && len(args) > 1 && strings.TrimSpace(s) != "" {
+		out, err := ghl.AppointmentTime(s, optString(args, 1))
+		if err == nil {
+			return out, nil
+		}
+		if _, _, err2 := toTime(s, optString(args, 1)); err2 != nil {
+			return nil, fmt.Errorf("rfc3339: %w", err)
+		}
+	}
 	t, ok, err := timeArg("rfc3339", args, 1)
 	if err != nil || !ok {
 		return nil, err

@@ -371,17 +371,17 @@ func (p *parser) trigger(n *yaml.Node) Trigger {
 	keys := p.keys(n, triggerKeys, "trigger")
 	w, hasW := keys["webhook"]
 	pl, hasP := keys["poll"]
-	switch {
-	case hasW && hasP:
+	if hasW && hasP {
 		p.errorf(pl.key, "trigger: expected exactly one of webhook or poll, got both")
-	case hasW:
+	}
+	if hasW {
 		t.Webhook = p.webhook(w.val)
-	case hasP:
+	}
+	if hasP {
 		t.Poll = p.poll(pl.val)
-	default:
-		if len(n.Content) == 0 || len(p.errs) == 0 {
-			p.errorf(n, "trigger: expected webhook: or poll:")
-		}
+	}
+	if !hasW && !hasP && len(n.Content) == 0 {
+		p.errorf(n, "trigger: expected webhook: or poll:")
 	}
 	return t
 }

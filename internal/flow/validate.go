@@ -128,7 +128,7 @@ func (p *parser) checkCustomFields(s *Step) {
 		return
 	}
 	if cf.kind != vMap {
-		p.errorAt(cf.pos, "customFields: expected a mapping of field key, name or id to value, such as\n    customFields:\n      contact.resumo: \"{{ event.summary }}\"")
+		p.errorAt(cf.pos, "customFields: expected a mapping of field key, name or id to value, such as contact.resumo: \"{{ event.summary }}\"")
 		return
 	}
 	for i, k := range cf.keys {
