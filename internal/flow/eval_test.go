@@ -395,8 +395,8 @@ func TestCustomFieldErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, mapping, payload string
-		resolver              FieldResolver
-		want                  string
+		resolver               FieldResolver
+		want                   string
 	}{
 		{"not a number", `Deal Value: "{{ event.v }}"`, `{"v": "abc"}`, &fakeResolver{fields: sandboxFields},
 			`test.yaml:9:9: step "c": customFields.Deal Value: custom field "Deal Value" (MONETORY): expected a number, got "abc"`},
