@@ -215,8 +215,10 @@ func TestItemsEveryStyle(t *testing.T) {
 		},
 		{
 			name: "skip+limit in body (agency)", op: "users.filterByEmail", total: 120, reqs: 2,
-			p:     Params{Body: map[string]any{"companyId": "co1", "emails": "a@b.co"}},
-			check: func(r *http.Request, b map[string]any) bool { return b["companyId"] == "co1" && b["emails"] == "a@b.co" },
+			p: Params{Body: map[string]any{"companyId": "co1", "emails": "a@b.co"}},
+			check: func(r *http.Request, b map[string]any) bool {
+				return b["companyId"] == "co1" && b["emails"] == "a@b.co"
+			},
 			serve: func(r *http.Request, b map[string]any, all []map[string]any) any {
 				return map[string]any{"users": slice(all, num(b["skip"]), num(b["limit"])), "count": 999}
 			},
@@ -261,8 +263,10 @@ func TestItemsEveryStyle(t *testing.T) {
 		},
 		{
 			name: "startAfterDate from sort", op: "conversations.search", total: 150, reqs: 2,
-			p:     Params{Query: url.Values{"status": {"unread"}}},
-			check: func(r *http.Request, b map[string]any) bool { return locQ(r, b) && r.URL.Query().Get("status") == "unread" },
+			p: Params{Query: url.Values{"status": {"unread"}}},
+			check: func(r *http.Request, b map[string]any) bool {
+				return locQ(r, b) && r.URL.Query().Get("status") == "unread"
+			},
 			serve: func(r *http.Request, _ map[string]any, all []map[string]any) any {
 				lo := 0
 				if s := r.URL.Query().Get("startAfterDate"); s != "" {
@@ -315,7 +319,9 @@ func TestItemsEveryStyle(t *testing.T) {
 func TestItemsFreeSlotsWindows(t *testing.T) {
 	t.Parallel()
 	ps := &pageServer{}
-	srv := ps.start(t, func(r *http.Request, _ map[string]any) bool { return r.URL.Query().Get("timezone") == "America/New_York" },
+	srv := ps.start(t, func(r *http.Request, _ map[string]any) bool {
+		return r.URL.Query().Get("timezone") == "America/New_York"
+	},
 		func(r *http.Request, _ map[string]any) any {
 			start, _ := strconv.ParseInt(r.URL.Query().Get("startDate"), 10, 64)
 			end, _ := strconv.ParseInt(r.URL.Query().Get("endDate"), 10, 64)
