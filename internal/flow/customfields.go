@@ -27,12 +27,12 @@ type FieldResolver interface {
 
 // CustomFieldValue is one resolved custom field of a request.
 type CustomFieldValue struct {
-	Ref      string // as written under customFields: (name, key or id)
-	ID       string
-	Name     string
-	FieldKey string
-	DataType string
-	Value    any // typed for DataType; what is sent as field_value
+	Ref      string `json:"ref"` // as written under customFields: (name, key or id)
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	FieldKey string `json:"fieldKey"`
+	DataType string `json:"dataType"`
+	Value    any    `json:"value"` // typed for DataType; what is sent as field_value
 }
 
 // CustomFieldModel returns the custom field model an operation writes:
@@ -219,4 +219,43 @@ func shortValue(v any) string {
 		s = string(r[:40]) + "..."
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// CheckCustomFields resolves every custom field a flow maps against the
+// location's definitions and checks literal values against their data
+// types. Problems (an unknown or ambiguous name, "abc" for a number) come
+// back as an ErrorList with positions; the error reports a resolver failure.
+// The engine calls it when it starts a flow, once the connection is known.
+func (f *Flow) CheckCustomFields(ctx context.Context, r FieldResolver, locationID string) (ErrorList, error) {
+	var problems ErrorList
+	cache := map[string][]CustomField{}
+	for _, s := range f.Steps {
+		cf := s.With.child("customFields")
+		if cf == nil || cf.kind != vMap {
+			continue
+		}
+		model := CustomFieldModel(s.Op)
+		fields, ok := cache[model]
+		if !ok {
+			var err error
+			if fields, err = r.Fields(ctx, locationID, model); err != nil {
+				return nil, fmt.Errorf("flow %s: listing %s custom fields of location %s: %w", f.Name, model, locationID, err)
+			}
+			cache[model] = fields
+		}
+		for i, ref := range cf.keys {
+			field, err := findField(fields, ref)
+			if err != nil {
+				problems = append(problems, &Error{Pos: cf.keyPos[i], Msg: fmt.Sprintf("step %q: customFields: %v", s.ID, err)})
+				continue
+			}
+			if v := cf.vals[i]; v.isLiteral() && !isEmpty(v.literalValue()) {
+				if _, err := typedFieldValue(field, v.literalValue()); err != nil {
+					problems = append(problems, &Error{Pos: v.pos, Msg: fmt.Sprintf("step %q: %v", s.ID, err)})
+				}
+			}
+		}
+	}
+	problems.Sort()
+	return problems, nil
 }

@@ -131,9 +131,9 @@ func (e *Env) view(flowName string) *exprEnv {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	vars := e.Vars
-	if vars == nil {
-		vars = map[string]string{}
+	vars := make(map[string]any, len(e.Vars))
+	for k, v := range e.Vars {
+		vars[k] = v
 	}
 	return &exprEnv{
 		Event: e.payload,
@@ -228,43 +228,43 @@ func normalizeOut(v any) any {
 // Request is one evaluated step (or poll), ready for the GHL client:
 // ghl.Params{Path: r.Path, Query: r.Query, Body: r.Body}.
 type Request struct {
-	Op        string
-	Operation *catalog.Operation // nil for an http step
+	Op        string             `json:"op"`
+	Operation *catalog.Operation `json:"-"` // nil for an http step
 	// Skipped is true when the step's when: condition was false; nothing
 	// else is set then and nothing must be sent.
-	Skipped bool
+	Skipped bool `json:"skipped,omitempty"`
 
-	Path  map[string]string
-	Query url.Values
+	Path  map[string]string `json:"path,omitempty"`
+	Query url.Values        `json:"query,omitempty"`
 	// Body is nil when the operation takes no body or nothing was mapped
 	// into it.
-	Body map[string]any
+	Body map[string]any `json:"body,omitempty"`
 
 	// AddTags holds the tags a contacts.upsert or contacts.update step
 	// mapped. They are not in Body (GoHighLevel would replace all tags);
 	// after the operation succeeds the engine sends TagsRequest's
 	// contacts.addTags so existing tags are kept. Empty with replace_tags.
-	AddTags []string
+	AddTags []string `json:"addTags,omitempty"`
 
 	// CustomFields lists the resolved custom fields also placed in
 	// Body["customFields"], for run records and dry runs.
-	CustomFields []CustomFieldValue
+	CustomFields []CustomFieldValue `json:"customFields,omitempty"`
 
 	// Omitted lists mapped fields left out because they evaluated empty
 	// (never clobber), as dotted paths.
-	Omitted []string
+	Omitted []string `json:"omitted,omitempty"`
 
 	// HTTP is set for an http step instead of Path, Query and Body.
-	HTTP *HTTPRequest
+	HTTP *HTTPRequest `json:"http,omitempty"`
 }
 
 // HTTPRequest is the outbound request of an http step.
 type HTTPRequest struct {
-	Method string
-	URL    string // with the query already encoded
-	Header map[string]string
+	Method string            `json:"method"`
+	URL    string            `json:"url"` // with the query already encoded
+	Header map[string]string `json:"header,omitempty"`
 	// Body is sent as JSON when not nil (a string is sent as is).
-	Body any
+	Body any `json:"body,omitempty"`
 }
 
 // TagsRequest returns the contacts.addTags request completing r once its

@@ -480,3 +480,64 @@ func TestEnvVarsOnlyPrefixed(t *testing.T) {
 		t.Errorf("EnvVars (-want +got):\n%s", diff)
 	}
 }
+
+func TestCheckCustomFields(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `
+trigger: {webhook: {source: generic}}
+steps:
+  - id: c
+    op: contacts.upsert
+    with:
+      email: a@example.com
+      customFields:
+        contact.resumo: "{{ event.x }}"
+        Deal Value: "lots"
+        Seats: 12
+        Colour: red
+  - id: o
+    op: opportunities.update
+    with:
+      id: o-1
+      customFields:
+        Stage Notes: hi
+`)
+	r := &fakeResolver{fields: sandboxFields}
+	problems, err := f.CheckCustomFields(context.Background(), r, "loc1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`test.yaml:10:21: step "c": custom field "Deal Value" (MONETORY): expected a number, got "lots"`,
+		`test.yaml:12:9: step "c": customFields: no custom field with name, key or id "Colour" in this location`,
+		`test.yaml:18:9: step "o": customFields: no custom field with name, key or id "Stage Notes" in this location`,
+	}
+	if diff := cmp.Diff(strings.Join(want, "\n"), problems.Error()); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"loc1/contact", "loc1/opportunity"}, r.calls); diff != "" {
+		t.Errorf("resolver calls (-want +got):\n%s", diff)
+	}
+	if _, err := f.CheckCustomFields(context.Background(), &fakeResolver{err: errors.New("down")}, "loc1"); err == nil {
+		t.Error("resolver failure not reported")
+	}
+}
+
+func TestRequestJSON(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `
+trigger: {webhook: {source: generic}}
+steps:
+  - id: c
+    op: contacts.update
+    with: {contactId: c-1, city: Lisbon, tags: [a]}
+`)
+	req := request(t, f, "c", testEnv(t, `{}`))
+	b, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"op":"contacts.update","path":{"contactId":"c-1"},"body":{"city":"Lisbon"},"addTags":["a"]}`; string(b) != want {
+		t.Errorf("json = %s\nwant   %s", b, want)
+	}
+}

@@ -25,12 +25,12 @@ const EnvVarPrefix = "GHLSYNC_FLOW_"
 // with. Compiling against it turns unknown names ("evnt.x") and unknown
 // fields ("connection.locaton") into load-time errors.
 type exprEnv struct {
-	Event      map[string]any    `expr:"event"`
-	Meta       metaEnv           `expr:"meta"`
-	Steps      map[string]any    `expr:"steps"`
-	Connection connectionEnv     `expr:"connection"`
-	Env        map[string]string `expr:"env"`
-	Now        time.Time         `expr:"now"`
+	Event      map[string]any `expr:"event"`
+	Meta       metaEnv        `expr:"meta"`
+	Steps      map[string]any `expr:"steps"`
+	Connection connectionEnv  `expr:"connection"`
+	Env        map[string]any `expr:"env"` // any, so a missing variable is nil and ?? works
+	Now        time.Time      `expr:"now"`
 }
 
 type metaEnv struct {
@@ -124,6 +124,8 @@ func exprOptions() []expr.Option {
 		expr.MaxNodes(2000),
 		// "now" is a variable (the run's clock), not the builtin function.
 		expr.DisableBuiltin("now"),
+		// repeat("x", 1e9) would allocate without bound.
+		expr.DisableBuiltin("repeat"),
 	}
 	for _, h := range helpers {
 		opts = append(opts, expr.DisableBuiltin(h.name))
@@ -211,7 +213,7 @@ func knownNames() []string {
 		names = append(names, h.name)
 	}
 	for _, b := range builtin.Builtins {
-		if b.Name != "now" && !slices.Contains(names, b.Name) {
+		if b.Name != "now" && b.Name != "repeat" && !slices.Contains(names, b.Name) {
 			names = append(names, b.Name)
 		}
 	}
