@@ -21,6 +21,13 @@ var AutoParams = map[string]string{
 	"company_id":  "companyId",
 }
 
+// extraBodyFields lists body fields an operation accepts that the catalog
+// leaves out because the official spec declares an empty body schema (the
+// catalog's notes describe them).
+var extraBodyFields = map[string][]string{
+	"contacts.search": {"page", "searchAfter", "filters", "sort", "query"},
+}
+
 // fieldNames returns every name a mapping may use for op, in the order
 // path, query, body.
 func fieldNames(op *catalog.Operation) []string {
@@ -37,6 +44,9 @@ func fieldNames(op *catalog.Operation) []string {
 		add(q.Name)
 	}
 	for _, b := range op.Body {
+		add(b)
+	}
+	for _, b := range extraBodyFields[op.ID] {
 		add(b)
 	}
 	return out
