@@ -1,0 +1,255 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ghlsync/ghlsync/internal/ghl/catalog"
+)
+
+func init() { commands = append(commands, newOpsCmd) }
+
+func newOpsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ops",
+		Short: "Browse the GoHighLevel operations ghlsync knows",
+		Long: "The catalog holds the 126 GoHighLevel API v2 operations that flows can use as\n" +
+			"polling triggers and actions, with their method, path, Version header, scopes,\n" +
+			"parameters, pagination and how safe each is to repeat.",
+	}
+	cmd.AddCommand(newOpsListCmd(), newOpsShowCmd())
+	return cmd
+}
+
+func newOpsListCmd() *cobra.Command {
+	var category, kind, output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the operations of the catalog",
+		Example: "  ghlsync ops list\n  ghlsync ops list --category calendars --kind action\n" +
+			"  ghlsync ops list -o json",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ops, err := filterOps(category, kind)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			switch output {
+			case "table", "":
+				return writeOpsTable(cmd.OutOrStdout(), ops)
+			case "json":
+				return writeJSON(cmd.OutOrStdout(), ops)
+			}
+			return &exitError{code: 2, err: fmt.Errorf("ops list: -o %q: want table or json", output)}
+		},
+	}
+	cmd.Flags().StringVar(&category, "category", "", "only this category (for example contacts, calendars, conversations)")
+	cmd.Flags().StringVar(&kind, "kind", "", "only triggers or actions: trigger|action")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json")
+	return cmd
+}
+
+// categoryKey makes "Conversations & Messages" match "conversations".
+func categoryKey(c string) string {
+	c = strings.ToLower(strings.TrimSpace(c))
+	if i := strings.IndexAny(c, " &"); i > 0 {
+		c = c[:i]
+	}
+	return c
+}
+
+func filterOps(category, kind string) ([]*catalog.Operation, error) {
+	if kind != "" && kind != string(catalog.Trigger) && kind != string(catalog.Action) {
+		return nil, fmt.Errorf("ops list: --kind %q: want trigger or action", kind)
+	}
+	if category != "" {
+		found := false
+		for _, c := range catalog.Categories() {
+			if strings.EqualFold(c, category) || categoryKey(c) == categoryKey(category) {
+				found = true
+			}
+		}
+		if !found {
+			var names []string
+			for _, c := range catalog.Categories() {
+				names = append(names, categoryKey(c))
+			}
+			return nil, fmt.Errorf("ops list: unknown category %q (categories: %s)", category, strings.Join(names, ", "))
+		}
+	}
+	var out []*catalog.Operation
+	for _, op := range catalog.All() {
+		if category != "" && !strings.EqualFold(op.Category, category) && categoryKey(op.Category) != categoryKey(category) {
+			continue
+		}
+		if kind != "" && string(op.Kind) != kind {
+			continue
+		}
+		out = append(out, op)
+	}
+	return out, nil
+}
+
+func writeOpsTable(w io.Writer, ops []*catalog.Operation) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tMETHOD\tPATH\tVERSION\tIDEMPOTENCY\tNAME")
+	for _, op := range ops {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", op.ID, op.Kind, op.Method, op.Path, op.Version, op.Idempotency, op.Name)
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func newOpsShowCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:     "show OP",
+		Short:   "Show one operation: method, path, version, scopes, parameters, paging, idempotency",
+		Example: "  ghlsync ops show contacts.upsert\n  ghlsync ops show calendars.getFreeSlots -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			op, err := catalog.Lookup(args[0])
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("ops show: %w", err)}
+			}
+			switch output {
+			case "text", "":
+				return writeOp(cmd.OutOrStdout(), op)
+			case "json":
+				return writeJSON(cmd.OutOrStdout(), op)
+			}
+			return &exitError{code: 2, err: fmt.Errorf("ops show: -o %q: want text or json", output)}
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json")
+	return cmd
+}
+
+var tokenHelp = map[string]string{
+	catalog.TokenLocation: "location (sub-account OAuth token or sub-account Private Integration Token)",
+	catalog.TokenAgency:   "agency (agency OAuth token or agency Private Integration Token)",
+	catalog.TokenAny:      "location or agency",
+}
+
+var idempotencyHelp = map[catalog.Idempotency]string{
+	catalog.Safe:      "safe to repeat",
+	catalog.Reconcile: "repeat only after looking the effect up by its natural key",
+	catalog.Unsafe:    "never repeated automatically when the outcome is unknown",
+}
+
+func writeOp(w io.Writer, op *catalog.Operation) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	none := func(s []string) string {
+		if len(s) == 0 {
+			return "(none)"
+		}
+		return strings.Join(s, ", ")
+	}
+	fmt.Fprintf(w, "%s — %s\n", op.ID, op.Name)
+	row("category", op.Category)
+	row("kind", string(op.Kind))
+	row("method", op.Method)
+	row("path", op.Path)
+	row("version", op.Version)
+	row("scopes", none(op.Scopes))
+	row("token", tokenHelp[op.Token])
+	row("path params", none(op.PathParams))
+	var q []string
+	for _, p := range op.Query {
+		if p.Required {
+			q = append(q, p.Name+" (required)")
+		} else {
+			q = append(q, p.Name)
+		}
+	}
+	row("query params", none(q))
+	var body []string
+	for _, b := range op.Body {
+		if containsString(op.BodyRequired, b) {
+			b += " (required)"
+		}
+		body = append(body, b)
+	}
+	for _, b := range op.BodyRequired {
+		if !containsString(op.Body, b) {
+			body = append(body, b+" (required)")
+		}
+	}
+	if op.Form {
+		row("body", "form (application/x-www-form-urlencoded)")
+	}
+	row("body fields", none(body))
+	row("pagination", describePagination(op.Pagination))
+	row("idempotency", fmt.Sprintf("%s: %s (%s)", op.Idempotency, idempotencyHelp[op.Idempotency], op.IdempotencyReason))
+	if len(op.NaturalKey) > 0 {
+		row("natural key", strings.Join(op.NaturalKey, ", "))
+	}
+	spec := "operationId " + op.OperationID
+	if op.SpecStatus != "" {
+		spec += "; " + op.SpecStatus
+	}
+	if op.Deprecated {
+		spec += "; deprecated"
+	}
+	row("spec", spec)
+	if op.Notes != "" {
+		row("notes", op.Notes)
+	}
+	return tw.Flush()
+}
+
+func describePagination(p *catalog.Pagination) string {
+	if p == nil {
+		return "single object"
+	}
+	list := p.List
+	if list == "" {
+		list = "(bare array)"
+	}
+	switch p.Style {
+	case catalog.PageNone:
+		return fmt.Sprintf("none: one request returns the list %s, item id %s", list, p.ItemID)
+	case catalog.PageWindow:
+		s := fmt.Sprintf("time window %s..%s (epoch ms)", p.StartParam, p.EndParam)
+		if p.MaxWindowDays > 0 {
+			s += fmt.Sprintf(", at most %d days per request", p.MaxWindowDays)
+		}
+		if p.List != "" {
+			s += ", list " + p.List + ", item id " + p.ItemID
+		}
+		return s
+	}
+	where := "query"
+	if p.In == "body" {
+		where = "body"
+	}
+	cursor := p.CursorParam
+	switch p.Style {
+	case catalog.PagePage:
+		cursor = p.PageParam + " (searchAfter past 10,000)"
+	case catalog.PageStartAfter:
+		cursor = "startAfter + startAfterId from meta"
+	}
+	return fmt.Sprintf("%s: %s + %s (max %d) in the %s; list %s, item id %s", p.Style, cursor, p.LimitParam, p.MaxLimit, where, list, p.ItemID)
+}
+
+func containsString(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
