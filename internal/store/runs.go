@@ -17,14 +17,15 @@ const (
 	RunSucceeded = "succeeded" // every step finished
 	RunFailed    = "failed"    // a step failed permanently or attempts ran out
 	RunCancelled = "cancelled" // stopped by an operator or a missing flow
+	RunSkipped   = "skipped"   // a step with on_error: skip failed; the rest was not run
 )
 
 // RunStatuses lists every run status in display order.
-var RunStatuses = []string{RunQueued, RunRunning, RunRetrying, RunSucceeded, RunFailed, RunCancelled}
+var RunStatuses = []string{RunQueued, RunRunning, RunRetrying, RunSucceeded, RunFailed, RunSkipped, RunCancelled}
 
 // Terminal reports whether a run in this status will not run again by itself.
 func Terminal(status string) bool {
-	return status == RunSucceeded || status == RunFailed || status == RunCancelled
+	return status == RunSucceeded || status == RunFailed || status == RunCancelled || status == RunSkipped
 }
 
 // Run is one execution of a flow for one event.

@@ -121,3 +121,12 @@ func (q queries) SaveStep(ctx context.Context, s *Step) error {
 	}
 	return nil
 }
+
+// ClearStepResults drops the resume data of a finished run; the redacted
+// request and response stay for people to read.
+func (q queries) ClearStepResults(ctx context.Context, runID string) error {
+	if _, err := q.exec(ctx, `UPDATE steps SET result = '' WHERE run_id = ?`, runID); err != nil {
+		return fmt.Errorf("clear results of run %s: %w", runID, err)
+	}
+	return nil
+}

@@ -1,0 +1,164 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/ghlsync/ghlsync/internal/store"
+)
+
+// Incoming is a verified trigger event for one flow: a webhook delivery
+// after its source checked and normalised it, or an item found by a poll.
+type Incoming struct {
+	Flow   string
+	Source string // changetower, generic, ghl, poll
+	// ID is the source's event id; "" de-duplicates by the hash of Raw.
+	ID         string
+	Type       string
+	Payload    map[string]any
+	Raw        []byte
+	Headers    map[string]string // already free of credentials; redacted again here
+	OccurredAt time.Time
+}
+
+// Ingested says what Ingest did.
+type Ingested struct {
+	EventID string
+	RunID   string // "" for a duplicate
+	// Duplicate is true when the flow already had this event; nothing new
+	// was stored or queued.
+	Duplicate bool
+}
+
+// ErrUnknownFlow is returned by Ingest for a flow that is not loaded.
+var ErrUnknownFlow = errors.New("unknown flow")
+
+// StorageError says the event could not be stored durably; the sender must
+// try again later (webhooks answer 429 with Retry-After).
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string { return "event not stored: " + e.Err.Error() }
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// RunArgs is the River job of one run.
+type RunArgs struct {
+	RunID string `json:"run_id"`
+}
+
+// Kind implements river.JobArgs.
+func (RunArgs) Kind() string { return "ghlsync.run" }
+
+// InsertOpts puts runs on the runs queue.
+func (RunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueRuns} }
+
+// Ingest stores a trigger event and queues its run in one transaction. It
+// returns only after the commit, so an acknowledged event is never lost. A
+// repeated event (same source id, else same body hash) is reported as a
+// duplicate and not run again.
+func (e *Engine) Ingest(ctx context.Context, in Incoming) (Ingested, error) {
+	if _, ok := e.Flow(in.Flow); !ok {
+		return Ingested{}, fmt.Errorf("%w %q", ErrUnknownFlow, in.Flow)
+	}
+	ev, err := e.eventRow(in)
+	if err != nil {
+		e.metrics.Events.WithLabelValues(in.Flow, EventRejected).Inc()
+		return Ingested{}, err
+	}
+	var out Ingested
+	err = e.st.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = e.ingestTx(ctx, tx, ev)
+		return err
+	})
+	if err != nil {
+		e.metrics.Events.WithLabelValues(in.Flow, EventUnavailable).Inc()
+		e.log.Error("event not stored", "flow", in.Flow, "source", in.Source, "error", err)
+		return Ingested{}, &StorageError{Err: err}
+	}
+	if out.Duplicate {
+		e.metrics.Events.WithLabelValues(in.Flow, EventDuplicate).Inc()
+	} else {
+		e.metrics.Events.WithLabelValues(in.Flow, EventAccepted).Inc()
+	}
+	return out, nil
+}
+
+// ingestTx stores an event and, unless it is a duplicate, its run and job,
+// inside the caller's transaction.
+func (e *Engine) ingestTx(ctx context.Context, tx *store.Tx, ev *store.Event) (Ingested, error) {
+	inserted, id, err := tx.InsertEvent(ctx, ev)
+	if err != nil {
+		return Ingested{}, err
+	}
+	if !inserted {
+		return Ingested{EventID: id, Duplicate: true}, nil
+	}
+	run := &store.Run{EventID: id, Flow: ev.Flow}
+	if err := tx.InsertRun(ctx, run); err != nil {
+		return Ingested{}, err
+	}
+	if _, err := e.river.InsertTx(ctx, tx.Tx, RunArgs{RunID: run.ID}, &river.InsertOpts{MaxAttempts: e.cfg.MaxAttempts}); err != nil {
+		return Ingested{}, fmt.Errorf("queue run: %w", err)
+	}
+	return Ingested{EventID: id, RunID: run.ID}, nil
+}
+
+// eventRow builds the stored form of an incoming event.
+func (e *Engine) eventRow(in Incoming) (*store.Event, error) {
+	payload := in.Payload
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	pj, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("event payload: %w", err)
+	}
+	raw := in.Raw
+	if raw == nil {
+		raw = pj
+	}
+	ev := &store.Event{
+		Flow:          in.Flow,
+		Source:        in.Source,
+		Type:          in.Type,
+		SourceEventID: in.ID,
+		BodyHash:      store.HashBody(raw),
+		Payload:       pj,
+		RawSize:       len(raw),
+		Headers:       e.red.Headers(in.Headers),
+		OccurredAt:    in.OccurredAt.UTC(),
+		ReceivedAt:    e.cfg.Now().UTC(),
+	}
+	if len(raw) <= e.cfg.RawLimit {
+		ev.Raw = raw
+	} else {
+		ev.Raw = raw[:e.cfg.RawLimit]
+	}
+	return ev, nil
+}
+
+// Replay queues a new run of the event of an earlier run. The new run
+// records which run it replays.
+func (e *Engine) Replay(ctx context.Context, runID string) (*store.Run, error) {
+	old, err := e.st.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	run := &store.Run{EventID: old.EventID, Flow: old.Flow, ReplayOf: old.ID}
+	err = e.st.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertRun(ctx, run); err != nil {
+			return err
+		}
+		_, err := e.river.InsertTx(ctx, tx.Tx, RunArgs{RunID: run.ID}, &river.InsertOpts{MaxAttempts: e.cfg.MaxAttempts})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", runID, err)
+	}
+	return run, nil
+}
