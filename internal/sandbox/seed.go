@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -155,12 +156,12 @@ func (s *Seed) build(now time.Time) (*state, error) {
 	st := newState()
 	ts := isoMillis(now)
 	for _, c := range s.Companies {
-		r := cloneRec(c)
+		r := jsonShaped(c)
 		setDefault(r, "name", r["id"])
 		st.t("companies").put(idOf(r), r)
 	}
 	for _, l := range s.Locations {
-		r := normalizeLocation(cloneRec(l))
+		r := normalizeLocation(jsonShaped(l))
 		st.t("locations").put(idOf(r), r)
 	}
 	firstLoc := idOf(st.t("locations").all()[0])
@@ -186,7 +187,7 @@ func (s *Seed) build(now time.Time) (*state, error) {
 	for _, kind := range seedOrder {
 		rows := s.Records[kind]
 		for i, in := range rows {
-			r := cloneRec(in)
+			r := jsonShaped(in)
 			ts := ts
 			if kind == "messages" || kind == "contacts" || kind == "notes" {
 				// Stagger seeded items one minute apart so lists have an order.
@@ -347,3 +348,17 @@ func normalizeSeedRecord(st *state, kind string, r record, ts string) error {
 }
 
 func (t *table) count() int { return len(t.order) }
+
+// jsonShaped converts YAML-decoded values (ints, nested maps) to the types
+// encoding/json produces (float64, map[string]any), which handlers expect.
+func jsonShaped(m map[string]any) record {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return cloneRec(m)
+	}
+	var out record
+	if err := json.Unmarshal(b, &out); err != nil {
+		return cloneRec(m)
+	}
+	return out
+}

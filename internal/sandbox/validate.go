@@ -16,6 +16,9 @@ var extraBody = map[string][]string{
 	"contacts.search": {"page", "searchAfter", "filters", "sort", "query"},
 	// The upsert needs a contact to create an opportunity; GHL accepts it.
 	"opportunities.upsert": {"contactId"},
+	// The catalog lists only the required fields of the array's items.
+	"calendars.createNotification": {"isActive", "templateId", "body", "subject", "afterTime", "beforeTime",
+		"additionalEmailIds", "additionalPhoneNumbers", "selectedUsers", "fromAddress", "fromName", "fromNumber"},
 }
 
 // extraQuery lists query parameters GHL accepts beyond the catalog's list.
