@@ -352,6 +352,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, entry *Reque
 		}
 		ac.Used = true
 		g = ac.refreshGrant
+		g.Used = false // Used is promoted from the embedded grant: the code's flag, not the new refresh token's
 	case "refresh_token":
 		rt := f.Get("refresh_token")
 		if rt == "" {
