@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -164,4 +165,38 @@ func RotateKey(ctx context.Context, st *store.Store, v *Vault, newKey, prune boo
 		}
 	}
 	return r, nil
+}
+
+// CheckVault verifies the vault holds every key the database's sealed values
+// were sealed under, so a wrong GHLSYNC_SECRET_KEY or key file is reported
+// at start rather than as a failed refresh later.
+func CheckVault(ctx context.Context, st *store.Store, v *Vault) error {
+	vals, err := st.SealedValues(ctx)
+	if err != nil {
+		return err
+	}
+	held := map[string]bool{}
+	for _, id := range v.KeyIDs() {
+		held[id] = true
+	}
+	missing := map[string]int{}
+	for _, sv := range vals {
+		id, err := SealedKeyID(sv.Sealed)
+		if err != nil {
+			return fmt.Errorf("vault check: %s %s %s: %w", sv.Table, sv.Key, sv.Column, err)
+		}
+		if !held[id] {
+			missing[id]++
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var parts []string
+	for id, n := range missing {
+		parts = append(parts, fmt.Sprintf("%s (%d values)", id, n))
+	}
+	sort.Strings(parts)
+	return fmt.Errorf("%w: the database holds values sealed under key %s, but %s holds only %s; point %s or --key-file at the key this database was created with",
+		ErrUnknownKey, strings.Join(parts, ", "), v.Origin(), strings.Join(v.KeyIDs(), ", "), EnvSecretKey)
 }

@@ -1,0 +1,673 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ghlsync/ghlsync/internal/auth"
+	"github.com/ghlsync/ghlsync/internal/flow"
+	"github.com/ghlsync/ghlsync/internal/ghl"
+	"github.com/ghlsync/ghlsync/internal/store"
+)
+
+func init() { commands = append(commands, newAuthCmd) }
+
+// authGlobals are the flags every auth subcommand shares: where the
+// database and the vault key live, and which API host to talk to.
+type authGlobals struct {
+	dbPath  string
+	dbURL   string
+	keyFile string
+	baseURL string
+	verbose bool
+}
+
+func authEnv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newAuthCmd() *cobra.Command {
+	g := &authGlobals{}
+	cmd := &cobra.Command{
+		Use:   "auth",
+		Short: "Manage GoHighLevel connections: OAuth logins, Private Integration Tokens, the token vault",
+		Long: `Connections are GoHighLevel credentials flows refer to by name: an OAuth app
+authorised on a location or agency (tokens refresh by themselves), or a Private
+Integration Token. Every token is sealed with AES-256-GCM before it reaches the
+database; the key comes from GHLSYNC_SECRET_KEY or a key file (mode 0600) created
+beside the database on first use.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.dbPath, "db", authEnv("GHLSYNC_DB", store.DefaultPath), "SQLite database file (env GHLSYNC_DB)")
+	pf.StringVar(&g.dbURL, "database-url", os.Getenv("GHLSYNC_DATABASE_URL"), "database URL, postgres://... (env GHLSYNC_DATABASE_URL); wins over --db")
+	pf.StringVar(&g.keyFile, "key-file", os.Getenv(auth.EnvKeyFile), "vault key file when GHLSYNC_SECRET_KEY is unset (env GHLSYNC_KEY_FILE; default beside the SQLite file)")
+	pf.StringVar(&g.baseURL, "base-url", authEnv("GHLSYNC_BASE_URL", ghl.DefaultBaseURL), "GoHighLevel API base URL (env GHLSYNC_BASE_URL), e.g. the sandbox's")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log connection events to stderr")
+	cmd.AddCommand(
+		newAuthLoginCmd(g), newAuthAddTokenCmd(g), newAuthListCmd(g), newAuthShowCmd(g), newAuthTestCmd(g),
+		newAuthRevokeCmd(g), newAuthRotateKeyCmd(g), newAuthCheckCmd(g), newAuthSecretCmd(g),
+	)
+	return cmd
+}
+
+// authOpen opens the store, the vault and a Manager.
+func authOpen(ctx context.Context, g *authGlobals, stderr io.Writer) (*auth.Manager, func(), error) {
+	opts := store.Options{Path: g.dbPath, URL: g.dbURL}
+	st, err := store.Open(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	dbPath := ""
+	if st.Dialect() == store.SQLite {
+		dbPath = g.dbPath
+		if strings.HasPrefix(g.dbURL, "sqlite:") {
+			dbPath = strings.TrimPrefix(strings.TrimPrefix(g.dbURL, "sqlite:"), "//")
+		}
+	}
+	v, err := auth.LoadVault(auth.VaultOptions{KeyFile: g.keyFile, DBPath: dbPath})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := auth.CheckVault(ctx, st, v); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if g.verbose {
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	m, err := auth.NewManager(auth.Options{Store: st, Vault: v, Logger: logger,
+		GHL: ghl.Config{BaseURL: g.baseURL, UserAgent: "ghlsync/" + version, Logger: logger}})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return m, func() { st.Close() }, nil
+}
+
+// authScopes splits repeated or space/comma separated --scope values.
+func authScopes(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' }) {
+			if !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// --- login ---
+
+type authLoginOptions struct {
+	name, clientID, clientSecret, redirectURL string
+	scopes                                    []string
+	flowsDir                                  string
+	consentHost, tokenURL, listen             string
+	manual                                    bool
+	timeout                                   time.Duration
+}
+
+func newAuthLoginCmd(g *authGlobals) *cobra.Command {
+	o := &authLoginOptions{}
+	cmd := &cobra.Command{
+		Use:   "login",
+		Short: "Connect a location or agency with OAuth 2.0 (authorization code)",
+		Long: `login opens GoHighLevel's consent page for your Marketplace app, receives the
+redirect on a local listener (when --redirect-url points at this machine), checks
+the state, exchanges the code and stores the connection with the location or
+company id, user type and scopes GoHighLevel granted.
+
+Scopes: by default exactly those the flows in --flows need (for the flows naming
+this connection); --scope overrides. With a redirect URL that is not on this
+machine, or with --manual, paste the URL the browser was sent to.
+
+The client secret is best given through GHLSYNC_OAUTH_CLIENT_SECRET.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAuthLogin(cmd.Context(), g, o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.name, "name", "default", "connection name flows refer to")
+	f.StringVar(&o.clientID, "client-id", os.Getenv("GHLSYNC_OAUTH_CLIENT_ID"), "Marketplace app client id (env GHLSYNC_OAUTH_CLIENT_ID)")
+	f.StringVar(&o.clientSecret, "client-secret", os.Getenv("GHLSYNC_OAUTH_CLIENT_SECRET"), "Marketplace app client secret (env GHLSYNC_OAUTH_CLIENT_SECRET, preferred)")
+	f.StringVar(&o.redirectURL, "redirect-url", authEnv("GHLSYNC_OAUTH_REDIRECT_URL", "http://localhost:8787/oauth/callback"), "redirect URL registered on the app (env GHLSYNC_OAUTH_REDIRECT_URL)")
+	f.StringSliceVar(&o.scopes, "scope", nil, "scopes to request (repeat or separate by spaces/commas); default: what the flows need")
+	f.StringVar(&o.flowsDir, "flows", authEnv("GHLSYNC_FLOWS", "flows"), "folder of flow files whose scopes to request (env GHLSYNC_FLOWS)")
+	f.StringVar(&o.consentHost, "consent-host", auth.DefaultConsentHost, "consent page host (white-label: "+auth.WhiteLabelConsentHost+")")
+	f.StringVar(&o.tokenURL, "token-url", "", "token endpoint (default <base-url>/oauth/token)")
+	f.StringVar(&o.listen, "listen", "", "address for the local callback listener (default the redirect URL's host:port)")
+	f.BoolVar(&o.manual, "manual", false, "do not listen; paste the redirected URL instead")
+	f.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for the consent")
+	return cmd
+}
+
+// loginScopes works out which scopes to request.
+func loginScopes(o *authLoginOptions, flagSet bool, stderr io.Writer) ([]string, error) {
+	if flagSet {
+		s := authScopes(o.scopes)
+		if len(s) == 0 {
+			return nil, errors.New("--scope is empty")
+		}
+		return s, nil
+	}
+	loaded, err := flow.LoadDir(o.flowsDir)
+	if err != nil {
+		return nil, fmt.Errorf("no --scope given and the flows folder cannot be read (%w); pass --scope or --flows DIR", err)
+	}
+	if len(loaded.Errors) > 0 {
+		fmt.Fprintf(stderr, "warning: some flow files have problems and were skipped:\n%v\n", loaded.Errors)
+	}
+	var mine []*flow.Flow
+	for _, f := range loaded.Flows {
+		if f.Connection == o.name {
+			mine = append(mine, f)
+		}
+	}
+	scopes := auth.FlowScopes(mine)
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf("no flow in %s uses connection %q, so no scopes are needed; pass --scope to choose them", o.flowsDir, o.name)
+	}
+	fmt.Fprintf(stderr, "Requesting the scopes the %d flow(s) using connection %q need.\n", len(mine), o.name)
+	return scopes, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func runAuthLogin(ctx context.Context, g *authGlobals, o *authLoginOptions, stdin io.Reader, stdout, stderr io.Writer) error {
+	scopes, err := loginScopes(o, len(o.scopes) > 0, stderr)
+	if err != nil {
+		return err
+	}
+	m, closeFn, err := authOpen(ctx, g, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	login, err := m.StartLogin(auth.LoginConfig{Name: o.name, ClientID: o.clientID, ClientSecret: o.clientSecret,
+		RedirectURL: o.redirectURL, Scopes: scopes, ConsentHost: o.consentHost, BaseURL: g.baseURL, TokenURL: o.tokenURL})
+	if err != nil {
+		return err
+	}
+	ru, _ := url.Parse(o.redirectURL)
+	listen := o.listen
+	if listen == "" && !o.manual && isLoopback(ru.Hostname()) {
+		listen = ru.Host
+		if ru.Port() == "" {
+			listen = net.JoinHostPort(ru.Hostname(), map[string]string{"http": "80", "https": "443"}[ru.Scheme])
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	fmt.Fprintf(stderr, "Open this URL in a browser and approve the app:\n\n  %s\n\n", login.URL)
+
+	var info auth.ConnInfo
+	if listen != "" && !o.manual {
+		path := ru.Path
+		if path == "" {
+			path = "/"
+		}
+		mux := http.NewServeMux()
+		mux.Handle(path, m.CallbackHandler())
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("listen for the OAuth callback on %s: %w (use --listen or --manual)", listen, err)
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer scancel()
+			srv.Shutdown(sctx)
+		}()
+		fmt.Fprintf(stderr, "Waiting for GoHighLevel to redirect to %s ...\n", o.redirectURL)
+		info, err = login.Wait(ctx)
+		if err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprint(stderr, "After approving, paste the full URL your browser was sent to and press Enter:\n> ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("read the redirected URL: %w", err)
+		}
+		state, code, err := auth.ParseCallbackURL(line)
+		if err != nil {
+			return err
+		}
+		if info, err = m.CompleteLogin(ctx, state, code); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "Connected %q: %s %s, scopes: %s\n", info.Name, info.UserType, orDash(info.ResourceID()), strings.Join(info.Scopes, " "))
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// --- add-token ---
+
+func newAuthAddTokenCmd(g *authGlobals) *cobra.Command {
+	var (
+		name, location, company, tokenFlag string
+		scopes                             []string
+		noVerify                           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "add-token",
+		Short: "Store a Private Integration Token (read from stdin)",
+		Long: `add-token reads a Private Integration Token from standard input (typed without
+echo on a terminal, or piped), checks it with a cheap API v2 call, and stores it
+sealed as a static connection. Legacy v1 API keys are refused.
+
+  ghlsync auth add-token --name main --location LOCATION_ID < token.txt
+
+--scope records the scopes you gave the token in GoHighLevel, so flows can be
+checked against them; without it scope checks cannot judge this connection.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tok := tokenFlag
+			if tok == "" {
+				var err error
+				if tok, err = readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), "Private Integration Token: "); err != nil {
+					return err
+				}
+			}
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var sc []string
+			if len(scopes) > 0 {
+				sc = authScopes(scopes)
+			}
+			info, verified, err := m.AddPIT(cmd.Context(), auth.PITOptions{Name: name, LocationID: location, CompanyID: company,
+				Token: tok, Scopes: sc, BaseURL: g.baseURL, SkipVerify: noVerify})
+			if err != nil {
+				if errors.Is(err, ghl.ErrLegacyAPIKey) {
+					return &exitError{code: 2, err: err}
+				}
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Stored %q: Private Integration Token %s for %s %s (%s)\n", info.Name, info.AccessFingerprint,
+				strings.ToLower(info.UserType), info.ResourceID(), verified)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "default", "connection name flows refer to")
+	f.StringVar(&location, "location", "", "sub-account (location) id the token belongs to")
+	f.StringVar(&company, "company", "", "agency (company) id, for an agency token")
+	f.StringSliceVar(&scopes, "scope", nil, "scopes the token was created with (optional)")
+	f.StringVar(&tokenFlag, "token", "", "the token (prefer stdin: argv is visible to other users)")
+	f.BoolVar(&noVerify, "no-verify", false, "store without the check call")
+	return cmd
+}
+
+// readSecret reads one line from stdin; on a terminal it prompts and does
+// not echo.
+func readSecret(stdin io.Reader, stderr io.Writer, prompt string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", fmt.Errorf("read token: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read token from stdin: %w", err)
+	}
+	s := strings.TrimSpace(line)
+	if s == "" {
+		return "", errors.New("no token on stdin (pipe it in: ghlsync auth add-token ... < token.txt)")
+	}
+	return s, nil
+}
+
+// --- list / show ---
+
+func newAuthListCmd(g *authGlobals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List connections (tokens shown only as fingerprints)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			list, err := m.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return authJSON(cmd.OutOrStdout(), list)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKIND\tTYPE\tRESOURCE\tSTATUS\tEXPIRES\tTOKEN\tSCOPES")
+			for _, i := range list {
+				exp := "never"
+				if !i.ExpiresAt.IsZero() {
+					exp = i.ExpiresAt.Local().Format("2006-01-02 15:04")
+				}
+				sc := fmt.Sprint(len(i.Scopes))
+				if !i.ScopesKnown {
+					sc = "unknown"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, i.Kind, i.UserType, orDash(i.ResourceID()), i.Status, exp, orDash(i.AccessFingerprint), sc)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table|json")
+	return cmd
+}
+
+func authJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newAuthShowCmd(g *authGlobals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one connection (tokens shown only as fingerprints)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			i, err := m.Describe(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return authJSON(cmd.OutOrStdout(), i)
+			}
+			w := cmd.OutOrStdout()
+			row := func(k, v string) {
+				if v != "" {
+					fmt.Fprintf(w, "%-15s %s\n", k+":", v)
+				}
+			}
+			ts := func(t time.Time) string {
+				if t.IsZero() {
+					return ""
+				}
+				return t.Local().Format(time.RFC3339)
+			}
+			row("name", i.Name)
+			row("kind", map[string]string{store.ConnOAuth: "oauth (refreshing)", store.ConnPIT: "private integration token (static)"}[i.Kind])
+			row("user type", i.UserType)
+			row("location", i.LocationID)
+			row("company", i.CompanyID)
+			row("user", i.UserID)
+			row("status", i.Status)
+			row("reason", i.StatusReason)
+			if i.ScopesKnown {
+				row("scopes", strings.Join(i.Scopes, " "))
+			} else {
+				row("scopes", "unknown (declare them with add-token --scope)")
+			}
+			row("api", i.BaseURL)
+			row("client id", i.ClientID)
+			row("access token", i.AccessFingerprint)
+			row("refresh token", i.RefreshFingerprint)
+			if i.Kind == store.ConnPIT {
+				row("expires", "never")
+			} else {
+				row("expires", ts(i.ExpiresAt))
+			}
+			row("refreshed", ts(i.RefreshedAt))
+			row("created", ts(i.CreatedAt))
+			row("last error", i.LastError)
+			row("next attempt", ts(i.NextRefreshAt))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json")
+	return cmd
+}
+
+// --- test / revoke ---
+
+func newAuthTestCmd(g *authGlobals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "test NAME",
+		Short: "Check a connection works: get a token (refreshing if due) and make a cheap API call",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			res, err := m.Test(ctx, args[0])
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (%s)\n", args[0], res)
+			return nil
+		},
+	}
+}
+
+func newAuthRevokeCmd(g *authGlobals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Delete a connection's tokens and mark it revoked (its flows pause)",
+		Long: `revoke deletes the connection's stored tokens and client secret and marks it
+revoked; flows using it pause until it is connected again. It does not uninstall
+the app in GoHighLevel: do that there to invalidate tokens already issued.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := m.Revoke(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Revoked %q: its tokens are deleted.\n", args[0])
+			return nil
+		},
+	}
+}
+
+// --- rotate-key ---
+
+func newAuthRotateKeyCmd(g *authGlobals) *cobra.Command {
+	var prune bool
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Re-seal every token and secret under a new vault key, in one transaction",
+		Long: `With a key file: a new random key becomes the file's active key (the old one
+stays as a retired key), then every sealed value in the database is re-sealed
+under it in one transaction. Run again with --prune once every ghlsync process
+has restarted, to drop retired keys no value uses.
+
+With GHLSYNC_SECRET_KEY: put the new key in GHLSYNC_SECRET_KEY and the old one in
+GHLSYNC_SECRET_KEY_PREVIOUS, run rotate-key, then restart the servers with only
+the new key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			v := m.Vault()
+			old := v.ActiveKeyID()
+			res, err := auth.RotateKey(cmd.Context(), m.Store(), v, !prune, prune)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if res.Generated {
+				fmt.Fprintf(w, "New key %s written to %s (previous key %s kept as retired).\n", res.NewKeyID, v.KeyFile(), old)
+			}
+			fmt.Fprintf(w, "Re-sealed %d of %d stored values under key %s.\n", res.Resealed, res.Values, res.NewKeyID)
+			if len(res.PrunedKeys) > 0 {
+				fmt.Fprintf(w, "Removed retired keys: %s\n", strings.Join(res.PrunedKeys, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&prune, "prune", false, "do not generate a key; re-seal under the active key and drop retired keys no value uses")
+	return cmd
+}
+
+// --- check ---
+
+func newAuthCheckCmd(g *authGlobals) *cobra.Command {
+	var flowsDir string
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Check that each flow's connection exists, is active and has the scopes the flow needs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			loaded, err := flow.LoadDir(flowsDir)
+			if err != nil {
+				return err
+			}
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			w := cmd.OutOrStdout()
+			bad := 0
+			for _, f := range loaded.Flows {
+				if err := m.CheckFlow(cmd.Context(), f); err != nil {
+					bad++
+					fmt.Fprintf(w, "FAIL %s\n", err)
+					continue
+				}
+				info, _ := m.Status(cmd.Context(), f.Connection)
+				if err := info.Err(); err != nil {
+					bad++
+					fmt.Fprintf(w, "FAIL flow %s: %s\n", f.Name, err)
+					continue
+				}
+				fmt.Fprintf(w, "ok   flow %s (connection %s)\n", f.Name, f.Connection)
+			}
+			if bad > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d flow(s) cannot run with their connection", bad)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&flowsDir, "flows", authEnv("GHLSYNC_FLOWS", "flows"), "folder of flow files (env GHLSYNC_FLOWS)")
+	return cmd
+}
+
+// --- secret ---
+
+func newAuthSecretCmd(g *authGlobals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secret",
+		Short: "Store named secrets (webhook signing secrets) in the vault, for `secret: vault:NAME` in flows",
+	}
+	set := &cobra.Command{
+		Use:   "set NAME",
+		Short: "Store a secret read from stdin",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			val, err := readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), "Secret value: ")
+			if err != nil {
+				return err
+			}
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if err := m.Secrets().Put(cmd.Context(), args[0], val); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Stored secret %q (%s); refer to it as vault:%s\n", args[0], auth.Fingerprint(val), args[0])
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List secret names",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			names, err := m.Secrets().Names(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a secret",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			return m.Secrets().Delete(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(set, list, del)
+	return cmd
+}
