@@ -42,6 +42,11 @@ func keys(t *testing.T) ghlKeys {
 
 func pemPublic(t *testing.T, pub any) string {
 	t.Helper()
+	return pemPublicB(t, pub)
+}
+
+func pemPublicB(t testing.TB, pub any) string {
+	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		t.Fatal(err)

@@ -158,3 +158,38 @@ func TestHeadersRedacted(t *testing.T) {
 		t.Fatal(diff)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	// References are not resolved: none of these variables exist.
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]any
+	}{
+		{"changetower", map[string]any{"secrets": []any{"env:GHLSYNC_NOT_SET_1", "vault:ct/old"}}},
+		{"changetower", map[string]any{"scheme": "hmac", "header": "X-S", "secret": "file:/nonexistent"}},
+		{"generic", map[string]any{"secret": "env:GHLSYNC_NOT_SET_2", "types": []any{"contact.created"}}},
+		{"ghl", map[string]any{"ed25519_public_keys": "env:GHLSYNC_NOT_SET_3", "rsa_public_keys": []any{"default", "file:/nonexistent.pem"}}},
+	} {
+		if err := Check(tc.name, tc.cfg); err != nil {
+			t.Errorf("Check(%s, %v): %v", tc.name, tc.cfg, err)
+		}
+	}
+	// Mistakes are still found.
+	for _, tc := range []struct {
+		name string
+		cfg  map[string]any
+		want string
+	}{
+		{"changetower", map[string]any{"secret": "env:X", "schema": "hmac"}, `unknown key "schema"`},
+		{"changetower", map[string]any{"secret": "whsec_%%%"}, "whsec_ secret must be followed by base64"},
+		{"ghl", map[string]any{"types": []any{"contactcreate"}}, `did you mean "ContactCreate"`},
+		{"ghl", map[string]any{"ed25519_public_keys": "not a key"}, "not a PEM"},
+		{"generic", map[string]any{}, "secret: required"},
+	} {
+		err := Check(tc.name, tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Check(%s, %v) = %v, want %q", tc.name, tc.cfg, err, tc.want)
+		}
+	}
+}
