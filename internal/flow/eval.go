@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,10 @@ type Connection struct {
 	LocationID string
 	CompanyID  string
 	Timezone   string // IANA zone of the location, e.g. America/New_York
+	// PhoneRegion is the region phone() reads numbers without a country
+	// code in (ISO 3166, e.g. "US", "BR"); "" falls back to Env.PhoneRegion,
+	// then US.
+	PhoneRegion string
 }
 
 // Env is everything a step's expressions may read during one run. The
@@ -50,7 +55,8 @@ type Env struct {
 	// Fields resolves custom field names and keys to ids; required by steps
 	// that map customFields.
 	Fields FieldResolver
-	// PhoneRegion is the default region for phone(); "" = US.
+	// PhoneRegion is the default region for phone() when the connection
+	// has none; "" = US.
 	PhoneRegion string
 
 	steps   map[string]any
@@ -141,7 +147,8 @@ func (e *Env) view(flowName string) *exprEnv {
 			ReceivedAt: e.Event.ReceivedAt, OccurredAt: occurred},
 		Steps: e.steps,
 		Connection: connectionEnv{Name: e.Connection.Name, LocationID: e.Connection.LocationID,
-			CompanyID: e.Connection.CompanyID, Timezone: e.Connection.Timezone},
+			CompanyID: e.Connection.CompanyID, Timezone: e.Connection.Timezone,
+			PhoneRegion: cmp.Or(e.Connection.PhoneRegion, e.PhoneRegion, DefaultPhoneRegion)},
 		Env: vars,
 		Now: now,
 	}

@@ -541,3 +541,58 @@ steps:
 		t.Errorf("json = %s\nwant   %s", b, want)
 	}
 }
+
+// TestRequestConcurrent evaluates one loaded flow from many goroutines, as
+// the engine's workers do; run with -race to check the model is read-only.
+func TestRequestConcurrent(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `
+trigger: {webhook: {source: generic}}
+steps:
+  - id: c
+    op: contacts.upsert
+    with:
+      email: "{{ event.email }}"
+      phone: "{{ phone(event.phone) }}"
+      tags: [a]
+      customFields: {Resumo: "{{ event.email }}"}
+  - id: n
+    op: contacts.createNote
+    with: {contactId: "{{ steps.c.contact.id }}", body: "{{ rfc3339(addDays(now, 1), connection.timezone) }}"}
+`)
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			var err error
+			defer func() { errs <- err }()
+			for i := range 50 {
+				env := testEnv(t, fmt.Sprintf(`{"email": "u%d-%d@example.com", "phone": "+1 415 555 2671"}`, g, i))
+				env.Fields = &fakeResolver{fields: sandboxFields}
+				c, _ := f.Step("c")
+				var req *Request
+				if req, err = c.Request(context.Background(), env); err != nil {
+					return
+				}
+				want := fmt.Sprintf("u%d-%d@example.com", g, i)
+				if req.Body["email"] != want {
+					err = fmt.Errorf("email = %v, want %s", req.Body["email"], want)
+					return
+				}
+				env.SetStep("c", map[string]any{"contact": map[string]any{"id": want}})
+				n, _ := f.Step("n")
+				if req, err = n.Request(context.Background(), env); err != nil {
+					return
+				}
+				if req.Path["contactId"] != want {
+					err = fmt.Errorf("contactId = %v, want %s", req.Path["contactId"], want)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

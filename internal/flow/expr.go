@@ -43,10 +43,11 @@ type metaEnv struct {
 }
 
 type connectionEnv struct {
-	Name       string `expr:"name"`
-	LocationID string `expr:"locationId"`
-	CompanyID  string `expr:"companyId"`
-	Timezone   string `expr:"timezone"`
+	Name        string `expr:"name"`
+	LocationID  string `expr:"locationId"`
+	CompanyID   string `expr:"companyId"`
+	Timezone    string `expr:"timezone"`
+	PhoneRegion string `expr:"phoneRegion"`
 }
 
 // Top-level names an expression may use.
@@ -88,6 +89,33 @@ func (nilSafe) Visit(n *ast.Node) {
 	}
 }
 
+// phoneRegion gives phone(v) and validPhone(v), called without a region,
+// the connection's region as second argument.
+type phoneRegion struct{}
+
+func (phoneRegion) Visit(n *ast.Node) {
+	c, ok := (*n).(*ast.CallNode)
+	if !ok || len(c.Arguments) != 1 {
+		return
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || (id.Value != "phone" && id.Value != "validPhone") {
+		return
+	}
+	region := &ast.MemberNode{Node: &ast.IdentifierNode{Value: "connection"}, Property: &ast.StringNode{Value: "phoneRegion"}}
+	region.SetLocation(c.Location())
+	region.Node.SetLocation(c.Location())
+	region.Property.SetLocation(c.Location())
+	c.Arguments = append(c.Arguments, region)
+	// The first type check chose the one-argument signature for the callee;
+	// the compiler reads it, so it must match the new argument list.
+	if id.Value == "phone" {
+		c.Callee.SetType(reflect.TypeOf(func(any, string) any { return nil }))
+	} else {
+		c.Callee.SetType(reflect.TypeOf(func(any, string) bool { return false }))
+	}
+}
+
 type refCollector struct{ refs *exprRefs }
 
 func (r refCollector) Visit(n *ast.Node) {
@@ -121,6 +149,7 @@ func exprOptions() []expr.Option {
 	opts := []expr.Option{
 		expr.Env(exprEnv{}),
 		expr.Patch(nilSafe{}),
+		expr.Patch(phoneRegion{}),
 		expr.MaxNodes(2000),
 		// "now" is a variable (the run's clock), not the builtin function.
 		expr.DisableBuiltin("now"),

@@ -156,3 +156,31 @@ steps:
 		t.Errorf("object inside text: %v", err)
 	}
 }
+
+func TestPhoneRegionFromConnection(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t, `{"uk": "020 7946 0958", "us": "+1 415 555 2671"}`)
+	env.Connection.PhoneRegion = "GB"
+	for src, want := range map[string]any{
+		`phone(event.uk)`:             "+442079460958",
+		`phone(event.us)`:             "+14155552671",
+		`validPhone(event.uk)`:        true,
+		`phone(event.uk, "GB")`:       "+442079460958",
+		`connection.phoneRegion`:      "GB",
+		`[phone(event.uk)][0] ?? nil`: "+442079460958",
+	} {
+		got, err := evalExpr(t, src, env)
+		if err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", src, got, err, want)
+		}
+	}
+	fallback := testEnv(t, `{"uk": "020 7946 0958"}`)
+	fallback.PhoneRegion = "GB"
+	if got, err := evalExpr(t, `phone(event.uk)`, fallback); err != nil || got != "+442079460958" {
+		t.Errorf("Env.PhoneRegion fallback: %v, %v", got, err)
+	}
+	us := testEnv(t, `{"uk": "020 7946 0958"}`)
+	if _, err := evalExpr(t, `phone(event.uk)`, us); err == nil {
+		t.Error("a UK number without country code was read as a US number")
+	}
+}
