@@ -84,7 +84,9 @@ func (b *builder) customFields(ctx context.Context, s *Step, req *Request) error
 	loc := b.env.Connection.LocationID
 	fields, err := b.env.Fields.Fields(ctx, loc, model)
 	if err != nil {
-		return b.fail("customFields", cf.pos, fmt.Errorf("listing %s custom fields of location %s: %w", model, loc, err))
+		// Not an EvalError: the lookup failed, not the data; the engine
+		// classifies (and may retry) the resolver's error itself.
+		return fmt.Errorf("%s: step %q: listing %s custom fields of location %s: %w", cf.pos, s.ID, model, loc, err)
 	}
 	var items []any
 	for _, t := range todo {

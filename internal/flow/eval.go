@@ -340,7 +340,9 @@ func (s *Step) Skip(env *Env) (bool, error) {
 // listed in clear_empty; locationId/companyId are filled from the
 // connection when required and not mapped; tags of contacts.upsert/update
 // become AddTags unless replace_tags; customFields are resolved through
-// env.Fields. Errors are *EvalError.
+// env.Fields. A problem with the data or the mapping is an *EvalError (not
+// worth retrying); an error of env.Fields is returned wrapped, as is, so
+// the caller can tell a transient lookup failure from bad data.
 func (s *Step) Request(ctx context.Context, env *Env) (*Request, error) {
 	skip, err := s.Skip(env)
 	if err != nil {

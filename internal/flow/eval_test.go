@@ -391,6 +391,8 @@ steps:
 	}
 }
 
+var errBoom = errors.New("boom")
+
 func TestCustomFieldErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -409,7 +411,7 @@ func TestCustomFieldErrors(t *testing.T) {
 		{"ambiguous name", `dup: x`, `{}`, &fakeResolver{fields: []CustomField{{ID: "a", Name: "Dup"}, {ID: "b", Name: "DUP"}}},
 			`custom field name "dup" matches 2 fields (a, b); use the field key or id`},
 		{"no resolver", `Resumo: x`, `{}`, nil, `custom fields need a field resolver`},
-		{"resolver fails", `Resumo: x`, `{}`, &fakeResolver{err: errors.New("boom")}, `listing contact custom fields of location loc1: boom`},
+		{"resolver fails", `Resumo: x`, `{}`, &fakeResolver{err: errBoom}, `test.yaml:9:9: step "c": listing contact custom fields of location loc1: boom`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -430,6 +432,14 @@ steps:
 			_, err := s.Request(context.Background(), env)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v\nwant it to contain %q", err, tt.want)
+			}
+			// Bad data is an EvalError; a failing lookup is passed through.
+			var ee *EvalError
+			if isEval := errors.As(err, &ee); isEval == (tt.name == "resolver fails") {
+				t.Errorf("errors.As(EvalError) = %v for %q", isEval, tt.name)
+			}
+			if tt.name == "resolver fails" && !errors.Is(err, errBoom) {
+				t.Errorf("resolver error not wrapped: %v", err)
 			}
 		})
 	}
