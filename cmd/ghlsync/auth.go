@@ -150,7 +150,7 @@ The client secret is best given through GHLSYNC_OAUTH_CLIENT_SECRET.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.name, "name", "default", "connection name flows refer to")
+	f.StringVar(&o.name, "name", auth.DefaultConnection, "connection name flows refer to (flows without connection: use \""+auth.DefaultConnection+"\")")
 	f.StringVar(&o.clientID, "client-id", os.Getenv("GHLSYNC_OAUTH_CLIENT_ID"), "Marketplace app client id (env GHLSYNC_OAUTH_CLIENT_ID)")
 	f.StringVar(&o.clientSecret, "client-secret", os.Getenv("GHLSYNC_OAUTH_CLIENT_SECRET"), "Marketplace app client secret (env GHLSYNC_OAUTH_CLIENT_SECRET, preferred)")
 	f.StringVar(&o.redirectURL, "redirect-url", authEnv("GHLSYNC_OAUTH_REDIRECT_URL", "http://localhost:8787/oauth/callback"), "redirect URL registered on the app (env GHLSYNC_OAUTH_REDIRECT_URL)")
@@ -182,7 +182,7 @@ func loginScopes(o *authLoginOptions, flagSet bool, stderr io.Writer) ([]string,
 	}
 	var mine []*flow.Flow
 	for _, f := range loaded.Flows {
-		if f.Connection == o.name {
+		if auth.FlowConnection(f) == o.name {
 			mine = append(mine, f)
 		}
 	}
@@ -329,7 +329,7 @@ checked against them; without it scope checks cannot judge this connection.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&name, "name", "default", "connection name flows refer to")
+	f.StringVar(&name, "name", auth.DefaultConnection, "connection name flows refer to (flows without connection: use \""+auth.DefaultConnection+"\")")
 	f.StringVar(&location, "location", "", "sub-account (location) id the token belongs to")
 	f.StringVar(&company, "company", "", "agency (company) id, for an agency token")
 	f.StringSliceVar(&scopes, "scope", nil, "scopes the token was created with (optional)")
@@ -589,13 +589,13 @@ func newAuthCheckCmd(g *authGlobals) *cobra.Command {
 					fmt.Fprintf(w, "FAIL %s\n", err)
 					continue
 				}
-				info, _ := m.Status(cmd.Context(), f.Connection)
+				info, _ := m.Status(cmd.Context(), auth.FlowConnection(f))
 				if err := info.Err(); err != nil {
 					bad++
 					fmt.Fprintf(w, "FAIL flow %s: %s\n", f.Name, err)
 					continue
 				}
-				fmt.Fprintf(w, "ok   flow %s (connection %s)\n", f.Name, f.Connection)
+				fmt.Fprintf(w, "ok   flow %s (connection %s)\n", f.Name, auth.FlowConnection(f))
 			}
 			if bad > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("%d flow(s) cannot run with their connection", bad)}

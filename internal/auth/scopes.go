@@ -148,11 +148,22 @@ func CheckScopes(info ConnInfo, flowName string, ops []*catalog.Operation) error
 	return e
 }
 
+// DefaultConnection is the connection a flow without `connection:` uses.
+const DefaultConnection = "default"
+
+// FlowConnection returns the connection name a flow uses.
+func FlowConnection(f *flow.Flow) string {
+	if f.Connection == "" {
+		return DefaultConnection
+	}
+	return f.Connection
+}
+
 // CheckFlow checks that the flow's connection exists and holds every scope
 // its operations need. The engine calls it when loading flows; the error is
 // a *ScopeError listing the missing scopes, or a *ConnError.
 func (m *Manager) CheckFlow(ctx context.Context, f *flow.Flow) error {
-	info, err := m.Status(ctx, f.Connection)
+	info, err := m.Status(ctx, FlowConnection(f))
 	if err != nil {
 		return fmt.Errorf("flow %s: %w", f.Name, err)
 	}
