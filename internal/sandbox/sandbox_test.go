@@ -209,7 +209,7 @@ func TestDuplicateRuleOrder(t *testing.T) {
 	cases := []struct {
 		loc, tok, want, field string
 	}{
-		{loc1, locTok, "A", "email"},            // email-then-phone
+		{loc1, locTok, "A", "email"},           // email-then-phone
 		{"sbx-location-2", tok2, "B", "phone"}, // phone-then-email
 	}
 	for _, c := range cases {
@@ -575,7 +575,7 @@ func TestFaultStatusesAreSeeded(t *testing.T) {
 func TestWebhooksAreSignedAndVerify(t *testing.T) {
 	t.Parallel()
 	type delivery struct {
-		body          []byte
+		body         []byte
 		wh, ghl, typ string
 	}
 	got := make(chan delivery, 20)
