@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ import (
 type sbx struct {
 	srv *sandbox.Server
 	ts  *httptest.Server
+	// tokenDelay holds each /oauth/token request this long before the
+	// sandbox answers, so concurrent refreshers really overlap.
+	tokenDelay atomic.Int64
 }
 
 func newSandbox(t *testing.T) *sbx {
@@ -30,9 +34,15 @@ func newSandbox(t *testing.T) *sbx {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &sbx{srv: srv, ts: ts}
+	b := &sbx{srv: srv}
+	b.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == TokenPath {
+			time.Sleep(time.Duration(b.tokenDelay.Load()))
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { b.ts.Close(); srv.Close() })
+	return b
 }
 
 // tokenCalls counts requests to the token endpoint with a given outcome
@@ -272,7 +282,9 @@ func TestSandboxRefreshSingleFlight(t *testing.T) {
 		}
 		runWith(ms[0], got[0])
 
-		// The same across three managers with their own pools.
+		// The same across three managers with their own pools, with the
+		// token endpoint slow enough that they all wait on the lock.
+		s.tokenDelay.Store(int64(150 * time.Millisecond))
 		expire(t, ms[0].Store(), "main")
 		for _, m := range ms {
 			m.Forget("main")
