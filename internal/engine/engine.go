@@ -180,7 +180,7 @@ func New(cfg Config) (*Engine, error) {
 
 func (e *Engine) riverConfig() *river.Config {
 	rc := &river.Config{
-		Logger:      e.log.With("component", "river"),
+		Logger:      slog.New(quietHandler{e.log.Handler(), slog.LevelWarn}).With("component", "river"),
 		MaxAttempts: e.cfg.MaxAttempts,
 		RetryPolicy: backoff{},
 		// Completed jobs are not history (runs are); keep the queue small.
@@ -337,3 +337,22 @@ func (e *Engine) Stop(ctx context.Context) error {
 
 // River returns the River client, for tests and tools.
 func (e *Engine) River() *river.Client[*sql.Tx] { return e.river }
+
+// quietHandler drops records below min: River reports routine queue
+// statistics at info level, which would drown the engine's own logs.
+type quietHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(a), h.min}
+}
+
+func (h quietHandler) WithGroup(n string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(n), h.min}
+}

@@ -24,6 +24,9 @@ type Incoming struct {
 	Raw        []byte
 	Headers    map[string]string // already free of credentials; redacted again here
 	OccurredAt time.Time
+	// Capture stores the event for an operator to inspect and runs nothing
+	// (a source's capture mode).
+	Capture bool
 }
 
 // Ingested says what Ingest did.
@@ -71,6 +74,11 @@ func (e *Engine) Ingest(ctx context.Context, in Incoming) (Ingested, error) {
 	}
 	var out Ingested
 	err = e.st.InTx(ctx, func(tx *store.Tx) error {
+		if in.Capture {
+			_, id, err := tx.InsertEvent(ctx, ev)
+			out = Ingested{EventID: id}
+			return err
+		}
 		var err error
 		out, err = e.ingestTx(ctx, tx, ev)
 		return err

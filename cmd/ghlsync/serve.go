@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ghlsync/ghlsync/internal/engine"
+	"github.com/ghlsync/ghlsync/internal/engine/redact"
+	"github.com/ghlsync/ghlsync/internal/flow"
+	"github.com/ghlsync/ghlsync/internal/ghl"
+	"github.com/ghlsync/ghlsync/internal/source"
+	"github.com/ghlsync/ghlsync/internal/store"
+	"github.com/ghlsync/ghlsync/internal/web"
+)
+
+func init() { commands = append(commands, newServeCmd) }
+
+// serveOptions are the settings of `ghlsync serve`; other commands (demo)
+// fill them to run the same server in process.
+type serveOptions struct {
+	addr            string
+	flowsDir        string
+	db              string
+	databaseURL     string
+	baseURL         string
+	token           string
+	locationID      string
+	companyID       string
+	timezone        string
+	workers         int
+	maxAttempts     int
+	jobTimeout      time.Duration
+	retain          dayDuration
+	redactFields    []string
+	maxBody         int64
+	rawLimit        int
+	pollMaxPages    int
+	noClientLimit   bool
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+	config          string
+
+	// Set by callers running the server in process.
+	connections engine.Connections
+	secrets     source.SecretLookup
+	logOut      io.Writer
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the engine: webhook intake, workers, pollers, dashboard",
+		Long: `Serve loads the flows in --flows, stores every accepted event durably before answering
+it, and runs each flow's steps against GoHighLevel on a durable queue (River) with a
+checkpoint per step. It serves:
+
+  POST /hooks/{flow}   webhook intake (2xx only once stored; 429 + Retry-After otherwise)
+  GET  /               dashboard: flows, recent runs, run details
+  GET  /api/flows, /api/runs, /api/runs/{id}, POST /api/runs/{id}/replay
+  GET  /healthz, /metrics (Prometheus)
+
+Storage is a SQLite file (--db, one server per file) or Postgres (--database-url, any
+number of servers). Until connections are set up with ghlsync auth, flows act through
+one Private Integration Token: GHLSYNC_TOKEN (preferred over --token, which shows in
+the process list) and --location-id.
+
+Every flag can also be set in the environment as GHLSYNC_<FLAG> (for example
+GHLSYNC_DATABASE_URL, GHLSYNC_REDACT_FIELDS=email,phone) or in a YAML config file
+(--config) with the flag names as keys. Flags win over the environment, which wins over
+the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
+--shutdown-timeout) and closes the database last.`,
+		Example: `  GHLSYNC_TOKEN=pit-... ghlsync serve --flows flows --location-id LOC
+  ghlsync serve --flows examples/flows --base-url http://127.0.0.1:8089 --location-id sbx-location-1
+  ghlsync serve --database-url postgres://ghlsync@db/ghlsync --workers 50 --retain 30d --redact-fields email,phone`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnvAndConfig(cmd.Flags(), o.config); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			return runServe(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&o.flowsDir, "flows", "flows", "folder of flow files (*.yaml)")
+	addDBFlags(f, &o.db, &o.databaseURL)
+	f.StringVar(&o.baseURL, "base-url", ghl.DefaultBaseURL, "GoHighLevel API base URL (the sandbox's for tests)")
+	f.StringVar(&o.token, "token", "", "Private Integration Token for flows' connections (prefer GHLSYNC_TOKEN)")
+	f.StringVar(&o.locationID, "location-id", "", "location (sub-account) id the token belongs to")
+	f.StringVar(&o.companyID, "company-id", "", "company (agency) id, for flows that need it")
+	f.StringVar(&o.timezone, "timezone", "", "location time zone for flows (default: read from GoHighLevel)")
+	f.IntVar(&o.workers, "workers", engine.DefaultWorkers, "runs executed at once")
+	f.IntVar(&o.maxAttempts, "max-attempts", engine.DefaultMaxAttempts, "attempts per run before it fails (429s do not count)")
+	f.DurationVar(&o.jobTimeout, "job-timeout", engine.DefaultJobTimeout, "time limit of one attempt of one run")
+	f.Var(&o.retain, "retain", "keep events and runs this long, e.g. 30d or 72h (0 = forever)")
+	f.StringSliceVar(&o.redactFields, "redact-fields", nil, "personal-data fields masked in run history, e.g. email,phone")
+	f.Int64Var(&o.maxBody, "max-body", source.MaxBodyBytes, "largest webhook body accepted, in bytes (larger: 413)")
+	f.IntVar(&o.rawLimit, "raw-limit", engine.DefaultRawLimit, "raw bytes of each event kept in history")
+	f.IntVar(&o.pollMaxPages, "poll-max-pages", engine.DefaultPollMaxPages, "pages a poll reads at most (a flow's max_pages wins)")
+	f.BoolVar(&o.noClientLimit, "no-client-rate-limit", false, "do not pace requests to GoHighLevel's 100/10s (for benchmarks against an unlimited sandbox)")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running steps may finish before they are cancelled")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.config, "config", "", "YAML config file whose keys are flag names")
+	return cmd
+}
+
+// addDBFlags adds --db and --database-url.
+func addDBFlags(f *pflag.FlagSet, db, url *string) {
+	f.StringVar(db, "db", store.DefaultPath, "SQLite database file")
+	f.StringVar(url, "database-url", "", "Postgres URL (postgres://...); wins over --db")
+}
+
+// dayDuration is a flag value that also accepts days ("30d").
+type dayDuration time.Duration
+
+func (d *dayDuration) String() string { return time.Duration(*d).String() }
+func (d *dayDuration) Type() string   { return "duration" }
+func (d *dayDuration) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, "d") {
+		n, err := strconv.ParseFloat(strings.TrimSuffix(s, "d"), 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q: expected a number of days like 30d", s)
+		}
+		*d = dayDuration(time.Duration(n * float64(24*time.Hour)))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q: expected a duration like 30d, 72h or 0", s)
+	}
+	*d = dayDuration(v)
+	return nil
+}
+
+// envName is the environment variable of a flag: GHLSYNC_ + upper snake case.
+func envName(flag string) string {
+	return "GHLSYNC_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// bindEnvAndConfig fills flags not given on the command line from the
+// environment (GHLSYNC_<FLAG>), then from the YAML config file.
+func bindEnvAndConfig(fs *pflag.FlagSet, configPath string) error {
+	if configPath == "" {
+		configPath = os.Getenv(envName("config"))
+	}
+	file := map[string]any{}
+	if configPath != "" {
+		data, err := os.ReadFile(configPath)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		var node yaml.Node
+		if err := yaml.Unmarshal(data, &node); err != nil {
+			return fmt.Errorf("config %s: %w", configPath, err)
+		}
+		if err := node.Decode(&file); err != nil {
+			return fmt.Errorf("config %s: expected a mapping of flag names to values: %w", configPath, err)
+		}
+		var unknown []string
+		for k := range file {
+			if fs.Lookup(k) == nil {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			sort.Strings(unknown)
+			return fmt.Errorf("config %s: unknown setting %s (settings are the flag names of --help)", configPath, strings.Join(unknown, ", "))
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || fl.Name == "config" || fl.Name == "help" {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(fl.Name)); ok {
+			if err := fs.Set(fl.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", envName(fl.Name), err))
+			}
+			return
+		}
+		v, ok := file[fl.Name]
+		if !ok || v == nil {
+			return
+		}
+		var s string
+		switch x := v.(type) {
+		case []any:
+			parts := make([]string, len(x))
+			for i, p := range x {
+				parts[i] = fmt.Sprint(p)
+			}
+			s = strings.Join(parts, ",")
+		default:
+			s = fmt.Sprint(x)
+		}
+		if err := fs.Set(fl.Name, s); err != nil {
+			errs = append(errs, fmt.Errorf("config %s: %s: %w", configPath, fl.Name, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: expected debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: expected text or json", format)
+}
+
+// server is a running ghlsync server.
+type server struct {
+	URL     string // http://host:port
+	Engine  *engine.Engine
+	Store   *store.Store
+	Web     *web.Server
+	Flows   *flow.Loaded
+	http    *http.Server
+	errc    chan error
+	log     *slog.Logger
+	timeout time.Duration
+}
+
+// startServer opens the database, loads the flows, starts the engine and
+// listens. Stop it with shutdown.
+func startServer(ctx context.Context, o *serveOptions) (*server, error) {
+	logOut := o.logOut
+	if logOut == nil {
+		logOut = os.Stderr
+	}
+	log, err := newLogger(logOut, o.logLevel, o.logFormat)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	loaded, err := flow.LoadDir(o.flowsDir)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%w (set --flows to the folder of your flow files)", err)}
+	}
+	for _, p := range loaded.Errors {
+		log.Error("flow not loaded", "problem", p.Error())
+	}
+	st, err := store.Open(ctx, store.Options{Path: o.db, URL: o.databaseURL, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	conns := o.connections
+	if conns == nil {
+		limiter := ghl.NewLimiter(ghl.LimiterOptions{Disabled: o.noClientLimit})
+		conns = &engine.StaticConnections{Token: o.token, LocationID: o.locationID, CompanyID: o.companyID,
+			Timezone: o.timezone, Config: ghl.Config{BaseURL: o.baseURL, Limiter: limiter, Logger: log,
+				UserAgent: "ghlsync/" + version,
+				// Quick retries in process; River retries longer outages.
+				Retry: ghl.RetryPolicy{MaxAttempts: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}}}
+	}
+	eng, err := engine.New(engine.Config{
+		Store: st, Flows: loaded, Connections: conns, Logger: log, Workers: o.workers,
+		MaxAttempts: o.maxAttempts, JobTimeout: o.jobTimeout, Redactor: redact.New(o.redactFields...),
+		Retain: time.Duration(o.retain), RawLimit: o.rawLimit, PollMaxPages: o.pollMaxPages,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: o.secrets})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		ln.Close()
+		st.Close()
+		return nil, err
+	}
+	s := &server{URL: "http://" + ln.Addr().String(), Engine: eng, Store: st, Web: ws, Flows: loaded, log: log,
+		timeout: o.shutdownTimeout, errc: make(chan error, 1),
+		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}}
+	go func() { s.errc <- s.http.Serve(ln) }()
+	log.Info("serving", "url", s.URL, "flows", len(loaded.Flows), "database", st.String())
+	return s, nil
+}
+
+// shutdown stops intake, then the engine (running steps get the shutdown
+// timeout), and closes the database last.
+func (s *server) shutdown() error {
+	hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	herr := s.http.Shutdown(hctx)
+	ectx, cancel2 := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel2()
+	eerr := s.Engine.Stop(ectx)
+	cerr := s.Store.Close()
+	s.log.Info("stopped")
+	return errors.Join(herr, eerr, cerr)
+}
+
+func runServe(ctx context.Context, o *serveOptions, out io.Writer) error {
+	s, err := startServer(ctx, o)
+	if err != nil {
+		return err
+	}
+	printServing(out, s)
+	select {
+	case <-ctx.Done():
+	case err := <-s.errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.shutdown()
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	return s.shutdown()
+}
+
+func printServing(out io.Writer, s *server) {
+	fmt.Fprintf(out, "ghlsync serving on %s (dashboard: %s/)\n", s.URL, s.URL)
+	for _, f := range s.Flows.Flows {
+		switch {
+		case f.Trigger.Webhook != nil:
+			fmt.Fprintf(out, "  %-24s POST %s/hooks/%s (%s)\n", f.Name, s.URL, f.Name, f.Trigger.Webhook.Source)
+			if err := s.Web.SourceError(f.Name); err != nil {
+				fmt.Fprintf(out, "  %-24s   not taking deliveries: %v\n", "", err)
+			}
+		case f.Trigger.Poll != nil:
+			fmt.Fprintf(out, "  %-24s polls %s every %s\n", f.Name, f.Trigger.Poll.Op, f.Trigger.Poll.Every)
+		}
+	}
+	if n := len(s.Flows.Errors); n > 0 {
+		fmt.Fprintf(out, "  %d problem(s) kept some flow files from loading; see the log or `ghlsync flows validate`\n", n)
+	}
+}

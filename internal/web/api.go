@@ -1,0 +1,184 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ghlsync/ghlsync/internal/engine"
+	"github.com/ghlsync/ghlsync/internal/flow"
+	"github.com/ghlsync/ghlsync/internal/store"
+)
+
+// FlowView describes a loaded flow.
+type FlowView struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	File        string     `json:"file"`
+	Connection  string     `json:"connection"`
+	Trigger     string     `json:"trigger"` // "webhook generic", "poll contacts.search every 5m"
+	HookPath    string     `json:"hookPath,omitempty"`
+	Types       []string   `json:"types,omitempty"`
+	Unsigned    bool       `json:"unsigned,omitempty"`
+	SourceError string     `json:"sourceError,omitempty"`
+	Steps       []StepInfo `json:"steps"`
+}
+
+// StepInfo describes one step of a flow.
+type StepInfo struct {
+	ID      string `json:"id"`
+	Op      string `json:"op"`
+	When    string `json:"when,omitempty"`
+	OnError string `json:"onError,omitempty"`
+}
+
+// FlowProblem is a problem of a flow file that did not load.
+type FlowProblem struct {
+	Where   string `json:"where"`
+	Message string `json:"message"`
+}
+
+// FlowsView is the answer of GET /api/flows.
+type FlowsView struct {
+	Flows    []FlowView    `json:"flows"`
+	Problems []FlowProblem `json:"problems,omitempty"`
+}
+
+func (s *Server) flowsView() FlowsView {
+	l := s.e.Flows()
+	out := FlowsView{Flows: []FlowView{}}
+	for _, f := range l.Flows {
+		out.Flows = append(out.Flows, s.flowView(f))
+	}
+	for _, p := range l.Errors {
+		out.Problems = append(out.Problems, FlowProblem{Where: p.Pos.String(), Message: p.Msg})
+	}
+	return out
+}
+
+func (s *Server) flowView(f *flow.Flow) FlowView {
+	v := FlowView{Name: f.Name, Description: f.Description, File: f.File, Connection: f.Connection, Steps: []StepInfo{}}
+	switch {
+	case f.Trigger.Webhook != nil:
+		w := f.Trigger.Webhook
+		v.Trigger = "webhook " + w.Source
+		v.HookPath = "/hooks/" + f.Name
+		v.Types = w.Types
+		v.Unsigned, _ = w.Config["unsigned"].(bool)
+		if err := s.SourceError(f.Name); err != nil {
+			v.SourceError = err.Error()
+		}
+	case f.Trigger.Poll != nil:
+		p := f.Trigger.Poll
+		v.Trigger = "poll " + p.Op + " every " + p.Every.String()
+		if p.Updated {
+			v.Trigger += " (updated items)"
+		}
+	}
+	for _, st := range f.Steps {
+		v.Steps = append(v.Steps, StepInfo{ID: st.ID, Op: st.Op, When: st.When, OnError: string(st.OnError)})
+	}
+	return v
+}
+
+func (s *Server) apiFlows(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, s.flowsView())
+}
+
+// RunsView is the answer of GET /api/runs.
+type RunsView struct {
+	Runs []engine.RunView `json:"runs"`
+	// Next is the value of ?before= for the next (older) page.
+	Next string `json:"next,omitempty"`
+}
+
+func (s *Server) listRuns(r *http.Request) (RunsView, error) {
+	q := r.URL.Query()
+	limit := 50
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 || n > 1000 {
+			return RunsView{}, errors.New("limit must be a number from 1 to 1000")
+		}
+		limit = n
+	}
+	status := q.Get("status")
+	if status != "" && !validStatus(status) {
+		return RunsView{}, errors.New("unknown status " + strconv.Quote(status))
+	}
+	runs, err := s.e.Store().ListRuns(r.Context(), store.RunFilter{Flow: q.Get("flow"), Status: status,
+		EventID: q.Get("event"), Before: q.Get("before"), Limit: limit})
+	if err != nil {
+		return RunsView{}, err
+	}
+	out := RunsView{Runs: []engine.RunView{}}
+	for _, run := range runs {
+		out.Runs = append(out.Runs, engine.ViewRun(run))
+	}
+	if len(runs) == limit {
+		out.Next = runs[len(runs)-1].ID
+	}
+	return out, nil
+}
+
+func validStatus(s string) bool {
+	for _, v := range store.RunStatuses {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) apiRuns(w http.ResponseWriter, r *http.Request) {
+	v, err := s.listRuns(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
+	d, err := engine.RunDetailOf(r.Context(), s.e.Store(), s.e.Redactor(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) apiReplay(w http.ResponseWriter, r *http.Request) {
+	run, err := s.e.Replay(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"run": engine.ViewRun(run)})
+}
+
+// ago renders a past time for people.
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d.Seconds())) + "s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h ago"
+	}
+	return t.Format("2006-01-02 15:04")
+}

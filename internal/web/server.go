@@ -1,0 +1,249 @@
+// Package web is ghlsync's HTTP edge: webhook intake (POST /hooks/{flow}),
+// a JSON API over runs and flows, a small dashboard, /healthz and /metrics.
+//
+// A delivery is answered 2xx only after the engine committed its event and
+// job; when that is impossible the answer is 429 with Retry-After (the one
+// status GoHighLevel retries), never a 2xx.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ghlsync/ghlsync/internal/engine"
+	"github.com/ghlsync/ghlsync/internal/source"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Engine is required.
+	Engine *engine.Engine
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// MaxBody is the largest delivery accepted (default 1 MiB); larger ones
+	// get 413.
+	MaxBody int64
+	// Secrets resolves secret references of webhook triggers
+	// (source.DefaultSecretLookup when nil).
+	Secrets source.SecretLookup
+	// Gatherer serves /metrics (the engine's registry when nil).
+	Gatherer prometheus.Gatherer
+	// RetryAfter is the Retry-After of a 429 when an event cannot be stored
+	// (default 5s).
+	RetryAfter time.Duration
+}
+
+// Server serves ghlsync's HTTP endpoints.
+type Server struct {
+	cfg     Config
+	e       *engine.Engine
+	log     *slog.Logger
+	mux     *http.ServeMux
+	mu      sync.RWMutex
+	sources map[string]sourceEntry
+}
+
+type sourceEntry struct {
+	src source.Source
+	err error // why the flow's source could not be built
+}
+
+// New builds the server and a webhook source for every webhook flow. A flow
+// whose source cannot be built (a missing secret, a bad option) is logged
+// and answers its deliveries with 429 until fixed; the others work.
+func New(cfg Config) (*Server, error) {
+	if cfg.Engine == nil {
+		return nil, errors.New("web: Config.Engine is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = source.MaxBodyBytes
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = cfg.Engine.Gatherer()
+	}
+	s := &Server{cfg: cfg, e: cfg.Engine, log: cfg.Logger, sources: map[string]sourceEntry{}}
+	for _, f := range cfg.Engine.Flows().Flows {
+		w := f.Trigger.Webhook
+		if w == nil {
+			continue
+		}
+		src, err := source.New(w.Source, w.Config, cfg.Secrets)
+		if err != nil {
+			s.log.Error("webhook flow cannot take deliveries until fixed", "flow", f.Name, "error", err)
+		}
+		s.sources[f.Name] = sourceEntry{src: src, err: err}
+	}
+	s.routes()
+	return s, nil
+}
+
+// SourceError returns why a webhook flow's source could not be built.
+func (s *Server) SourceError(flowName string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.sources[flowName].err
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("POST /hooks/{flow}", s.hook)
+	m.HandleFunc("GET /healthz", s.healthz)
+	if s.cfg.Gatherer != nil {
+		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	m.HandleFunc("GET /api/flows", s.apiFlows)
+	m.HandleFunc("GET /api/runs", s.apiRuns)
+	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
+	// Replays change state: refuse them from other sites' pages.
+	cop := http.NewCrossOriginProtection()
+	m.Handle("POST /api/runs/{id}/replay", cop.Handler(http.HandlerFunc(s.apiReplay)))
+	m.HandleFunc("GET /{$}", s.dashboard)
+	m.HandleFunc("GET /runs/{id}", s.runPage)
+	m.Handle("POST /runs/{id}/replay", cop.Handler(http.HandlerFunc(s.replayForm)))
+	s.mux = m
+}
+
+// ServeHTTP implements http.Handler; a panic in a handler is answered 500
+// and logged instead of taking the server down.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+			writeError(w, http.StatusInternalServerError, "internal error")
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// hookResponse is the JSON answer to a delivery.
+type hookResponse struct {
+	EventID   string `json:"eventId,omitempty"`
+	RunID     string `json:"runId,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Captured  bool   `json:"captured,omitempty"`
+	Ignored   string `json:"ignored,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("flow")
+	metrics := s.e.Metrics()
+	f, ok := s.e.Flow(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no flow named %q is loaded", name))
+		return
+	}
+	if f.Trigger.Webhook == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("flow %q is triggered by polling and takes no webhooks", name))
+		return
+	}
+	s.mu.RLock()
+	ent := s.sources[name]
+	s.mu.RUnlock()
+	if ent.src == nil {
+		// Not stored, so not acknowledged: ask the sender to come back.
+		metrics.Events.WithLabelValues(name, engine.EventUnavailable).Inc()
+		s.retryLater(w, fmt.Sprintf("flow %q cannot take deliveries: its %s source is misconfigured: %v", name, f.Trigger.Webhook.Source, ent.err))
+		return
+	}
+	body, err := source.ReadBody(r, s.cfg.MaxBody)
+	if err != nil {
+		s.reject(w, name, err)
+		return
+	}
+	ev, err := ent.src.Receive(r, body)
+	if err != nil {
+		s.reject(w, name, err)
+		return
+	}
+	if ev.Ignore != "" || !f.Trigger.Webhook.Accepts(ev.Type) && !ev.Capture {
+		reason := ev.Ignore
+		if reason == "" {
+			reason = fmt.Sprintf("event type %q is not in this flow's types", ev.Type)
+		}
+		metrics.Events.WithLabelValues(name, engine.EventIgnored).Inc()
+		writeJSON(w, http.StatusOK, hookResponse{Ignored: reason})
+		return
+	}
+	if ev.Unsigned {
+		s.log.Warn("accepted an unsigned delivery (the flow's webhook is configured unsigned)", "flow", name)
+	}
+	res, err := s.e.Ingest(r.Context(), engine.Incoming{
+		Flow: name, Source: ent.src.Name(), ID: ev.ID, Type: ev.Type, Payload: ev.Payload,
+		Raw: ev.Raw, Headers: ev.Headers, OccurredAt: ev.OccurredAt, Capture: ev.Capture,
+	})
+	var se *engine.StorageError
+	switch {
+	case errors.As(err, &se):
+		s.retryLater(w, "the event could not be stored; try again")
+		return
+	case errors.Is(err, engine.ErrUnknownFlow):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		s.reject(w, name, err)
+		return
+	}
+	out := hookResponse{EventID: res.EventID, RunID: res.RunID, Duplicate: res.Duplicate, Captured: ev.Capture}
+	status := http.StatusAccepted
+	if res.Duplicate || ev.Capture {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, out)
+}
+
+// reject answers a delivery the source refused (bad signature, malformed,
+// too large); nothing was stored.
+func (s *Server) reject(w http.ResponseWriter, flowName string, err error) {
+	s.e.Metrics().Events.WithLabelValues(flowName, engine.EventRejected).Inc()
+	var se *source.Error
+	if errors.As(err, &se) {
+		writeError(w, se.Status, se.Msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, err.Error())
+}
+
+func (s *Server) retryLater(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Round(time.Second).Seconds())))
+	writeError(w, http.StatusTooManyRequests, msg)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.e.Store().Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, hookResponse{Error: msg})
+}
