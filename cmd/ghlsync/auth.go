@@ -583,6 +583,10 @@ func newAuthCheckCmd(g *authGlobals) *cobra.Command {
 			defer closeFn()
 			w := cmd.OutOrStdout()
 			bad := 0
+			for _, e := range loaded.Errors {
+				bad++
+				fmt.Fprintf(w, "FAIL %s\n", e)
+			}
 			for _, f := range loaded.Flows {
 				if err := m.CheckFlow(cmd.Context(), f); err != nil {
 					bad++
