@@ -374,16 +374,15 @@ func allowDuplicates(loc record, key string) bool {
 // location is configured with; it returns the contact and the field matched.
 func findDuplicate(st *state, loc record, email, phone string) (record, string) {
 	for _, f := range duplicateOrder(loc) {
-		for _, ct := range st.t("contacts").all() {
-			if str(ct, "locationId") != idOf(loc) {
-				continue
-			}
-			if f == "email" && email != "" && str(ct, "emailLowerCase") == lower(email) {
-				return ct, "email"
-			}
-			if f == "phone" && phone != "" && str(ct, "phone") == phone {
-				return ct, "phone"
-			}
+		var ids []string
+		switch {
+		case f == "email" && email != "":
+			ids = st.contactsBy(idOf(loc), "email", lower(email))
+		case f == "phone" && phone != "":
+			ids = st.contactsBy(idOf(loc), "phone", phone)
+		}
+		if len(ids) > 0 {
+			return st.t("contacts").get(ids[0]), f
 		}
 	}
 	return nil, ""
@@ -436,6 +435,7 @@ func (c *call) newContact(body map[string]any) (record, *reply) {
 	}
 	stampContact(ct, isoMillis(c.now), true)
 	c.st.t("contacts").put(idOf(ct), ct)
+	c.st.reindexContact(nil, ct)
 	c.emit("ContactCreate", webhookContact(ct))
 	return ct, nil
 }
@@ -475,6 +475,7 @@ func (c *call) updateContact(ct record, body map[string]any) *reply {
 		return ptr(errUnprocessable(msgs...))
 	}
 	stampContact(next, isoMillis(c.now), false)
+	c.st.reindexContact(ct, next)
 	for k := range ct {
 		delete(ct, k)
 	}
@@ -548,6 +549,7 @@ func (c *call) contactDelete() reply {
 	}
 	id := idOf(ct)
 	c.st.t("contacts").del(id)
+	c.st.reindexContact(ct, nil)
 	for _, kind := range []string{"notes", "tasks", "enrolments"} {
 		for _, r := range c.st.t(kind).filter(func(r record) bool { return str(r, "contactId") == id }) {
 			c.st.t(kind).del(idOf(r))

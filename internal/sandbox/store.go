@@ -87,6 +87,67 @@ type state struct {
 	Refresh map[string]*refreshGrant `json:"refresh"`
 	Codes   map[string]*authCode     `json:"codes"`
 	Apps    map[string]*oauthApp     `json:"apps"`
+
+	// contactKeys indexes contacts by "location|email:<lower-case>" and
+	// "location|phone:<E.164>" for upserts and duplicate searches.
+	contactKeys map[string][]string
+}
+
+func contactIndexKeys(r record) []string {
+	var keys []string
+	if e := str(r, "emailLowerCase"); e != "" {
+		keys = append(keys, str(r, "locationId")+"|email:"+e)
+	}
+	if p := str(r, "phone"); p != "" {
+		keys = append(keys, str(r, "locationId")+"|phone:"+p)
+	}
+	return keys
+}
+
+// reindexContact moves a contact's index entries from its old record to its
+// new one (either may be nil).
+func (s *state) reindexContact(old, cur record) {
+	if s.contactKeys == nil {
+		s.rebuildContactIndex()
+		return
+	}
+	id := idOf(old)
+	if id == "" {
+		id = idOf(cur)
+	}
+	for _, k := range contactIndexKeys(old) {
+		s.contactKeys[k] = slices.DeleteFunc(s.contactKeys[k], func(x string) bool { return x == id })
+		if len(s.contactKeys[k]) == 0 {
+			delete(s.contactKeys, k)
+		}
+	}
+	for _, k := range contactIndexKeys(cur) {
+		if !slices.Contains(s.contactKeys[k], id) {
+			s.contactKeys[k] = append(s.contactKeys[k], id)
+			// keep insertion order so the oldest contact matches first
+			t := s.t("contacts")
+			sort.SliceStable(s.contactKeys[k], func(i, j int) bool {
+				return slices.Index(t.order, s.contactKeys[k][i]) < slices.Index(t.order, s.contactKeys[k][j])
+			})
+		}
+	}
+}
+
+func (s *state) rebuildContactIndex() {
+	s.contactKeys = map[string][]string{}
+	for _, r := range s.t("contacts").all() {
+		for _, k := range contactIndexKeys(r) {
+			s.contactKeys[k] = append(s.contactKeys[k], idOf(r))
+		}
+	}
+}
+
+// contactsBy returns the ids of the location's contacts with that key.
+func (s *state) contactsBy(loc, field, value string) []string {
+	if s.contactKeys == nil {
+		s.rebuildContactIndex()
+	}
+	return s.contactKeys[loc+"|"+field+":"+value]
 }
 
 func newState() *state {
