@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ghlsync/ghlsync/internal/auth"
+	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/flow"
 	"github.com/ghlsync/ghlsync/internal/ghl"
 	"github.com/ghlsync/ghlsync/internal/store"
@@ -674,4 +676,134 @@ func newAuthSecretCmd(g *authGlobals) *cobra.Command {
 	}
 	cmd.AddCommand(set, list, del)
 	return cmd
+}
+
+// --- serving flows through stored connections ---
+
+// authConnections serves flows' connections from the database through an
+// auth.Manager, as the engine's Connections. A flow without connection:
+// uses auth.DefaultConnection.
+type authConnections struct {
+	m  *auth.Manager
+	mu sync.Mutex
+	tz map[string]authTZ // by connection + location
+}
+
+type authTZ struct {
+	zone    string
+	retryAt time.Time // zero once known
+}
+
+func newAuthConnections(m *auth.Manager) *authConnections {
+	return &authConnections{m: m, tz: map[string]authTZ{}}
+}
+
+// Client returns the connection's client; a connection that needs a person
+// (re-authorise, revoked, unknown) or is backing off after a failed refresh
+// comes back as *engine.ConnectionPausedError.
+func (a *authConnections) Client(ctx context.Context, name string) (*ghl.Client, engine.ConnInfo, error) {
+	if name == "" {
+		name = auth.DefaultConnection
+	}
+	c, info, err := a.m.Client(ctx, name)
+	if err != nil {
+		return nil, engine.ConnInfo{Name: name}, err
+	}
+	return c, engine.ConnInfo{Name: name, LocationID: info.LocationID, CompanyID: info.CompanyID, Timezone: a.timezone(ctx, name, c, info)}, nil
+}
+
+// timezone reads a location's zone once (locations.get); a failure is
+// retried after five minutes and reads as "" (UTC) meanwhile.
+func (a *authConnections) timezone(ctx context.Context, name string, c *ghl.Client, info auth.ConnInfo) string {
+	if info.LocationID == "" {
+		return ""
+	}
+	key := name + "\x00" + info.LocationID
+	a.mu.Lock()
+	cached, ok := a.tz[key]
+	a.mu.Unlock()
+	if ok && (cached.retryAt.IsZero() || time.Now().Before(cached.retryAt)) {
+		return cached.zone
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var body struct {
+		Location struct {
+			Timezone string `json:"timezone"`
+		} `json:"location"`
+	}
+	res, err := c.Do(cctx, "locations.get", ghl.Params{Path: map[string]string{"locationId": info.LocationID}})
+	if err == nil {
+		err = res.Decode(&body)
+	}
+	entry := authTZ{zone: body.Location.Timezone}
+	if err != nil {
+		entry = authTZ{retryAt: time.Now().Add(5 * time.Minute)}
+	}
+	a.mu.Lock()
+	a.tz[key] = entry
+	a.mu.Unlock()
+	return entry.zone
+}
+
+// authPauseError turns connection errors that wait for a person, or for a
+// refresh back-off, into the engine's paused-connection error, so runs are
+// snoozed instead of spending attempts.
+func authPauseError(conn string, err error) error {
+	var ce *auth.ConnError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	pause := 5 * time.Minute
+	if errors.Is(err, auth.ErrRefreshBackoff) {
+		pause = time.Minute
+		if !ce.Next.IsZero() {
+			pause = max(time.Until(ce.Next), time.Second)
+		}
+	}
+	return &engine.ConnectionPausedError{Name: conn, Reason: err.Error(), PauseFor: pause}
+}
+
+// authForServe loads the vault for the store (GHLSYNC_SECRET_KEY or the key
+// file beside a SQLite database), checks it opens the stored values, and
+// returns a Manager whose clients report paused connections to the engine.
+func authForServe(ctx context.Context, st *store.Store, dbPath, keyFile string, cfg ghl.Config, log *slog.Logger) (*auth.Manager, *authConnections, error) {
+	if st.Dialect() != store.SQLite {
+		dbPath = ""
+	}
+	v, err := auth.LoadVault(auth.VaultOptions{KeyFile: keyFile, DBPath: dbPath})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := auth.CheckVault(ctx, st, v); err != nil {
+		return nil, nil, err
+	}
+	m, err := auth.NewManager(auth.Options{Store: st, Vault: v, GHL: cfg, Logger: log, MapError: authPauseError})
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, newAuthConnections(m), nil
+}
+
+// authCheckFlows moves every flow whose connection lacks a scope it needs
+// out of loaded.Flows into loaded.Errors (the message lists the missing
+// scopes). Flows whose connection does not exist yet stay: their runs wait,
+// paused, until it is added.
+func authCheckFlows(ctx context.Context, m *auth.Manager, loaded *flow.Loaded, log *slog.Logger) {
+	kept := loaded.Flows[:0]
+	for _, f := range loaded.Flows {
+		err := m.CheckFlow(ctx, f)
+		var se *auth.ScopeError
+		switch {
+		case errors.As(err, &se):
+			msg := strings.TrimPrefix(err.Error(), f.File+": ")
+			loaded.Errors = append(loaded.Errors, &flow.Error{Pos: f.Pos, Msg: msg})
+			log.Error("flow not loaded", "flow", f.Name, "problem", msg)
+			continue
+		case err != nil:
+			log.Warn("flow's connection is not usable yet; its runs wait", "flow", f.Name, "problem", err.Error())
+		}
+		kept = append(kept, f)
+	}
+	loaded.Flows = kept
 }

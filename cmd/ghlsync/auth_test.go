@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ghlsync/ghlsync/internal/engine"
+	"github.com/ghlsync/ghlsync/internal/flow"
+	"github.com/ghlsync/ghlsync/internal/ghl"
 	"github.com/ghlsync/ghlsync/internal/sandbox"
+	"github.com/ghlsync/ghlsync/internal/store"
 )
 
 // syncBuffer is a buffer safe to read while a command writes to it.
@@ -292,5 +297,56 @@ func TestAuthCLISecrets(t *testing.T) {
 	}
 	if out, _ := w.run("", "secret", "list"); strings.TrimSpace(out) != "" {
 		t.Fatalf("after delete: %s", out)
+	}
+}
+
+func TestAuthConnectionsForServe(t *testing.T) {
+	t.Parallel()
+	w := newAuthWorld(t)
+	if out, err := w.run("pit-sandbox-location\n", "add-token", "--location", "sbx-location-1", "--scope", "contacts.write,locations.readonly"); err != nil {
+		t.Fatalf("add-token: %v\n%s", err, out)
+	}
+	if out, err := w.run("pit-sandbox-location\n", "add-token", "--name", "gone", "--location", "sbx-location-1"); err != nil {
+		t.Fatalf("add-token: %v\n%s", err, out)
+	}
+	if _, err := w.run("", "revoke", "gone"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(w.dir, "ghlsync.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.DiscardHandler)
+	m, conns, err := authForServe(ctx, st, filepath.Join(w.dir, "ghlsync.db"), filepath.Join(w.dir, "vault.key"), ghl.Config{BaseURL: w.sandbox.URL}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A flow without connection: uses "default".
+	c, info, err := conns.Client(ctx, "")
+	if err != nil || info.Name != "default" || info.LocationID != "sbx-location-1" || info.Timezone != "America/New_York" || c.Resource() != "sbx-location-1" {
+		t.Fatalf("default connection: %v %+v", err, info)
+	}
+	for _, name := range []string{"gone", "missing"} {
+		_, _, err := conns.Client(ctx, name)
+		var paused *engine.ConnectionPausedError
+		if !errors.As(err, &paused) || !errors.Is(err, engine.ErrConnectionUnavailable) || paused.PauseFor < time.Minute {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// Flows lacking a scope are not loaded; the message names the scope.
+	dir := filepath.Join(w.dir, "flows")
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "ok.yaml"), []byte("trigger: {webhook: {source: generic, secret: \"env:X\"}}\nsteps:\n  - {id: c, op: contacts.upsert, with: {email: x@example.com}}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "book.yaml"), []byte("trigger: {webhook: {source: generic, secret: \"env:X\"}}\nsteps:\n  - {id: a, op: calendars.createAppointment, with: {calendarId: c, contactId: x, startTime: \"2026-01-01T10:00:00-05:00\"}}\n"), 0o644)
+	loaded, err := flow.LoadDir(dir)
+	if err != nil || len(loaded.Flows) != 2 {
+		t.Fatalf("load: %v %v", err, loaded.Errors)
+	}
+	authCheckFlows(ctx, m, loaded, log)
+	if len(loaded.Flows) != 1 || loaded.Flows[0].Name != "ok" || len(loaded.Errors) != 1 ||
+		!strings.Contains(loaded.Errors[0].Error(), "calendars/events.write") || !strings.Contains(loaded.Errors[0].Error(), "book.yaml") {
+		t.Fatalf("after scope check: flows %d, errors %v", len(loaded.Flows), loaded.Errors)
 	}
 }

@@ -123,9 +123,11 @@ type locSource struct {
 }
 
 func (s *locSource) Token(ctx context.Context) (string, error) {
-	return s.m.LocationToken(ctx, s.name, s.loc)
+	tok, err := s.m.LocationToken(ctx, s.name, s.loc)
+	return tok, s.m.mapErr(s.name, err)
 }
 
 func (s *locSource) Refresh(ctx context.Context, rejected string) (string, error) {
-	return s.m.RefreshLocationToken(ctx, s.name, s.loc, rejected)
+	tok, err := s.m.RefreshLocationToken(ctx, s.name, s.loc, rejected)
+	return tok, s.m.mapErr(s.name, err)
 }

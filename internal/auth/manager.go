@@ -54,6 +54,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MapError, when set, rewrites the errors the API clients of Client and
+	// ClientFor meet (from their token sources and from resolving the
+	// connection), for example into the engine's "paused connection" error.
+	// conn is the connection name.
+	MapError func(conn string, err error) error
 }
 
 func (o *Options) defaults() {
@@ -407,9 +412,22 @@ type connSource struct {
 	name string
 }
 
-func (s *connSource) Token(ctx context.Context) (string, error) { return s.m.Token(ctx, s.name) }
+func (s *connSource) Token(ctx context.Context) (string, error) {
+	tok, err := s.m.Token(ctx, s.name)
+	return tok, s.m.mapErr(s.name, err)
+}
+
 func (s *connSource) Refresh(ctx context.Context, rejected string) (string, error) {
-	return s.m.Refresh(ctx, s.name, rejected)
+	tok, err := s.m.Refresh(ctx, s.name, rejected)
+	return tok, s.m.mapErr(s.name, err)
+}
+
+// mapErr applies Options.MapError.
+func (m *Manager) mapErr(name string, err error) error {
+	if err == nil || m.o.MapError == nil {
+		return err
+	}
+	return m.o.MapError(name, err)
 }
 
 // Client returns an API client acting for the connection's location (or
@@ -418,11 +436,11 @@ func (s *connSource) Refresh(ctx context.Context, rejected string) (string, erro
 func (m *Manager) Client(ctx context.Context, name string) (*ghl.Client, ConnInfo, error) {
 	c, err := m.get(ctx, name)
 	if err != nil {
-		return nil, ConnInfo{}, err
+		return nil, ConnInfo{}, m.mapErr(name, err)
 	}
 	info := infoOf(c)
 	if err := info.Err(); err != nil {
-		return nil, info, err
+		return nil, info, m.mapErr(name, err)
 	}
 	return ghl.New(m.clientConfig(c), &connSource{m: m, name: name}, info.ResourceID()), info, nil
 }
@@ -434,7 +452,7 @@ func (m *Manager) Client(ctx context.Context, name string) (*ghl.Client, ConnInf
 func (m *Manager) ClientFor(ctx context.Context, name, locationID string) (*ghl.Client, ConnInfo, error) {
 	c, err := m.get(ctx, name)
 	if err != nil {
-		return nil, ConnInfo{}, err
+		return nil, ConnInfo{}, m.mapErr(name, err)
 	}
 	info := infoOf(c)
 	if locationID == "" || (c.UserType != store.UserCompany && locationID == c.LocationID) {
@@ -444,7 +462,7 @@ func (m *Manager) ClientFor(ctx context.Context, name, locationID string) (*ghl.
 		return nil, info, fmt.Errorf("connection %q belongs to location %s, not %s", name, c.LocationID, locationID)
 	}
 	if err := info.Err(); err != nil {
-		return nil, info, err
+		return nil, info, m.mapErr(name, err)
 	}
 	ts, err := m.LocationTokenSource(ctx, name, locationID)
 	if err != nil {
