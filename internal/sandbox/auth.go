@@ -246,8 +246,7 @@ func (c *call) companyID() string {
 // owns reports whether a stored record belongs to the call's location; it
 // answers 403 like GHL when another location's record is addressed.
 func (c *call) owns(r record) *reply {
-	l := str(r, "locationId")
-	if l == "" || c.mayUseLocation(l) && (c.tok.agency() || l == c.tok.LocationID) {
+	if l := str(r, "locationId"); l == "" || c.mayUseLocation(l) {
 		return nil
 	}
 	rep := errForbiddenLocation()
@@ -278,11 +277,10 @@ func (s *Server) MintToken(locationID, companyID string, scopes []string, ttl ti
 		if loc == nil {
 			return "", fmt.Errorf("sandbox: no location %q", locationID)
 		}
-		t.UserType, t.LocationID, t.CompanyID = "Location", locationID, str(loc, "companyId")
+		t.UserType, t.LocationID = "Location", locationID
 		if t.Scopes == nil {
 			t.Scopes = AllScopes(catalog.TokenLocation)
 		}
-		t.CompanyID = "" // location tokens are bound to the location only
 	case companyID != "":
 		if s.st.t("companies").get(companyID) == nil {
 			return "", fmt.Errorf("sandbox: no company %q", companyID)

@@ -252,6 +252,8 @@ func TestValidationErrors(t *testing.T) {
 			422, `{"error":"Unprocessable Entity","message":["dnd must be a boolean value","each value in tags must be a string"],"statusCode":422}`},
 		{"unknown query parameter", "GET", "/contacts/?locationId=" + loc1 + "&page=2", nil,
 			422, `{"error":"Unprocessable Entity","message":["property page should not exist"],"statusCode":422}`},
+		{"limit over the maximum", "GET", "/contacts/?locationId=" + loc1 + "&limit=101", nil,
+			422, `{"error":"Unprocessable Entity","message":["limit must not be greater than 100"],"statusCode":422}`},
 		{"missing locationId", "GET", "/contacts/", nil,
 			422, `{"error":"Unprocessable Entity","message":["locationId should not be empty"],"statusCode":422}`},
 		{"not found", "GET", "/contacts/nope", nil, 404, `{"error":"Not Found","message":"Contact not found","statusCode":404}`},

@@ -182,6 +182,11 @@ func (c *call) validate() *reply {
 				msgs = append(msgs, "property "+name+" should not exist")
 			}
 		}
+		if pg := op.Pagination; pg != nil && pg.MaxLimit > 0 && pg.LimitParam != "" && pg.In != "body" {
+			if f, err := strconv.ParseFloat(c.q.Get(pg.LimitParam), 64); err == nil && f > float64(pg.MaxLimit) {
+				msgs = append(msgs, fmt.Sprintf("%s must not be greater than %d", pg.LimitParam, pg.MaxLimit))
+			}
+		}
 		for _, p := range op.Query {
 			v := c.q.Get(p.Name)
 			if v == "" {
