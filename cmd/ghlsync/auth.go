@@ -25,6 +25,7 @@ import (
 	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/flow"
 	"github.com/ghlsync/ghlsync/internal/ghl"
+	"github.com/ghlsync/ghlsync/internal/source"
 	"github.com/ghlsync/ghlsync/internal/store"
 )
 
@@ -806,4 +807,13 @@ func authCheckFlows(ctx context.Context, m *auth.Manager, loaded *flow.Loaded, l
 		kept = append(kept, f)
 	}
 	loaded.Flows = kept
+}
+
+// authSecretLookup resolves webhook secret references for the sources:
+// vault:NAME from the vault, everything else (env:, file:, literal:) as the
+// sources do by default.
+func authSecretLookup(m *auth.Manager) source.SecretLookup {
+	s := m.Secrets()
+	s.Fallback = auth.SecretLookup(source.DefaultSecretLookup)
+	return source.SecretLookup(s.Lookup)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ghlsync/ghlsync/internal/flow"
 	"github.com/ghlsync/ghlsync/internal/ghl"
 	"github.com/ghlsync/ghlsync/internal/sandbox"
+	"github.com/ghlsync/ghlsync/internal/source"
 	"github.com/ghlsync/ghlsync/internal/store"
 )
 
@@ -348,5 +349,37 @@ func TestAuthConnectionsForServe(t *testing.T) {
 	if len(loaded.Flows) != 1 || loaded.Flows[0].Name != "ok" || len(loaded.Errors) != 1 ||
 		!strings.Contains(loaded.Errors[0].Error(), "calendars/events.write") || !strings.Contains(loaded.Errors[0].Error(), "book.yaml") {
 		t.Fatalf("after scope check: flows %d, errors %v", len(loaded.Flows), loaded.Errors)
+	}
+}
+
+func TestAuthSecretLookupForSources(t *testing.T) {
+	t.Parallel()
+	w := newAuthWorld(t)
+	if out, err := w.run("whsec_c2VjcmV0LXNpZ25pbmcta2V5\n", "secret", "set", "generic/new"); err != nil {
+		t.Fatalf("secret set: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{Path: filepath.Join(w.dir, "ghlsync.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m, _, err := authForServe(ctx, st, filepath.Join(w.dir, "ghlsync.db"), filepath.Join(w.dir, "vault.key"), ghl.Config{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := authSecretLookup(m)
+	if v, err := lookup("vault:generic/new"); err != nil || v != "whsec_c2VjcmV0LXNpZ25pbmcta2V5" {
+		t.Fatalf("vault ref: %q %v", v, err)
+	}
+	if v, err := lookup("literal:abc"); err != nil || v != "abc" {
+		t.Fatalf("literal ref: %q %v", v, err)
+	}
+	// A source built with it verifies against the vault secret.
+	if _, err := source.New("generic", map[string]any{"secret": "vault:generic/new"}, lookup); err != nil {
+		t.Fatalf("source with a vault secret: %v", err)
+	}
+	if _, err := lookup("vault:missing"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("missing: %v", err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 // It has the shape the webhook sources take.
 type SecretLookup func(ref string) (string, error)
 
-var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var secretNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./-]{0,127}$`)
 
 // Secrets stores named secrets (webhook signing secrets, ...) sealed in the
 // database and resolves references to them.
@@ -28,6 +28,10 @@ type Secrets struct {
 	Getenv func(string) string
 	// Timeout bounds each database read of Lookup (default 10 s).
 	Timeout time.Duration
+	// Fallback, when set, resolves every reference that is not vault:NAME
+	// (for example the sources' env:/file:/literal: lookup); nil means only
+	// env:NAME is understood besides vault:NAME.
+	Fallback SecretLookup
 }
 
 // NewSecrets returns the secret store over st and v.
@@ -87,10 +91,14 @@ func (s *Secrets) Delete(ctx context.Context, name string) error {
 	return s.st.DeleteSecret(ctx, name)
 }
 
-// Lookup resolves a reference: "vault:NAME" opens a stored secret,
-// "env:NAME" reads an environment variable. Errors name the reference, never
-// the value. Use it as a SecretLookup.
+// Lookup resolves a reference: "vault:NAME" opens a stored secret; other
+// references go to Fallback when set, else "env:NAME" reads an environment
+// variable. Errors name the reference, never the value. Use it as a
+// SecretLookup.
 func (s *Secrets) Lookup(ref string) (string, error) {
+	if s.Fallback != nil && !strings.HasPrefix(strings.TrimSpace(ref), "vault:") {
+		return s.Fallback(ref)
+	}
 	kind, name, ok := strings.Cut(strings.TrimSpace(ref), ":")
 	if !ok || name == "" {
 		return "", fmt.Errorf("secret reference %q: expected vault:NAME or env:NAME", ref)
