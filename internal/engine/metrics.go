@@ -71,6 +71,9 @@ func newMetrics(reg prometheus.Registerer, st *store.Store) *Metrics {
 }
 
 func (m *Metrics) ghlCall(op string, status int, err error) {
+	if m == nil || m.GHLRequests == nil {
+		return
+	}
 	s := "error"
 	if status > 0 {
 		s = strconv.Itoa(status)

@@ -160,10 +160,16 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 		idField = pt.Operation.Pagination.ItemID
 	}
 	var items []polledItem
+	reachedCheckpoint := false
 	for raw, err := range client.Items(ctx, pt.Op, p, ghl.PageOptions{MaxPages: maxPages}) {
 		if err != nil {
 			if errors.Is(err, ghl.ErrPageCap) {
-				// More items than a poll reads: the rest waits for the next poll.
+				if newestFirst && !baseline && !reachedCheckpoint {
+					// Newer items than one poll reads arrived since the last poll;
+					// the oldest of them cannot be reached by later polls either.
+					e.log.Warn("poll read its page cap without reaching the last checkpoint; some items may be skipped: raise max_pages or poll more often",
+						"flow", flowName, "max_pages", maxPages)
+				}
 				break
 			}
 			e.metrics.ghlCall(pt.Op, 0, err)
@@ -176,6 +182,7 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 		}
 		items = append(items, it)
 		if newestFirst && !baseline && !state.CursorTime.IsZero() && !it.ts.IsZero() && it.ts.Before(state.CursorTime) {
+			reachedCheckpoint = true
 			break // everything further down is older than the checkpoint
 		}
 	}

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ghlsync/ghlsync/internal/store"
+	"github.com/ghlsync/ghlsync/internal/store/storetest"
+)
+
+const pollNew = `name: newcontacts
+trigger:
+  poll:
+    op: contacts.search
+    every: 1m
+steps:
+  - id: tag
+    op: contacts.addTags
+    with:
+      contactId: "{{ event.id }}"
+      tags: [new]
+`
+
+const pollUpdated = `name: changed
+trigger:
+  poll:
+    op: contacts.search
+    every: 1m
+    updated: true
+steps:
+  - id: tag
+    op: contacts.addTags
+    with:
+      contactId: "{{ event.id }}"
+      tags: [changed]
+`
+
+func ts(min int) string {
+	return time.Date(2026, 3, 1, 12, min, 0, 0, time.UTC).Format("2006-01-02T15:04:05.000Z")
+}
+
+// polledEvents returns the source ids of the flow's events, sorted.
+func (h *harness) polledEvents(flowName string) []string {
+	h.t.Helper()
+	runs, err := h.st.ListRuns(h.ctx, store.RunFilter{Flow: flowName, Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range runs {
+		ev, err := h.st.GetEvent(h.ctx, r.EventID)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if ev.Source != "poll" || ev.Type != "contacts.search" {
+			h.t.Errorf("event %s: source %s type %s", ev.ID, ev.Source, ev.Type)
+		}
+		out = append(out, ev.SourceEventID)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestPollBaselineThenNewItemsOnce(t *testing.T) {
+	t.Parallel()
+	for _, d := range storetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, d, map[string]string{"newcontacts": pollNew})
+			for i := 0; i < 3; i++ {
+				h.ghl.addContact(map[string]any{"email": fmt.Sprintf("old%d@example.com", i), "dateAdded": ts(i)})
+			}
+			res, err := h.e.Poll(h.ctx, "newcontacts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !res.Baseline || res.Emitted != 0 || res.Listed != 3 {
+				t.Fatalf("first poll = %+v, want a baseline of 3 items and nothing emitted", res)
+			}
+			if got := h.polledEvents("newcontacts"); len(got) != 0 {
+				t.Fatalf("baseline emitted %v", got)
+			}
+			// Two new contacts, one at the same instant as the newest old one.
+			a := h.ghl.addContact(map[string]any{"email": "a@example.com", "dateAdded": ts(2)})
+			b := h.ghl.addContact(map[string]any{"email": "b@example.com", "dateAdded": ts(5)})
+			res, err = h.e.Poll(h.ctx, "newcontacts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Baseline || res.Emitted != 2 {
+				t.Fatalf("second poll = %+v, want 2 emitted", res)
+			}
+			want := []string{a, b}
+			sort.Strings(want)
+			if diff := cmp.Diff(want, h.polledEvents("newcontacts")); diff != "" {
+				t.Errorf("emitted (-want +got):\n%s", diff)
+			}
+			for i := 0; i < 2; i++ {
+				res, err = h.e.Poll(h.ctx, "newcontacts")
+				if err != nil || res.Emitted != 0 {
+					t.Fatalf("poll again = %+v, %v; want nothing new", res, err)
+				}
+			}
+			st, err := h.st.GetPollState(h.ctx, "newcontacts")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.CursorID != b || !st.CursorTime.Equal(time.Date(2026, 3, 1, 12, 5, 0, 0, time.UTC)) || len(st.Seen) != 5 {
+				t.Errorf("poll state = %+v", st)
+			}
+			// Runs of polled items execute like any other.
+			runs, _ := h.st.ListRuns(h.ctx, store.RunFilter{Flow: "newcontacts"})
+			for _, r := range runs {
+				if err := h.work(r.ID, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, _, tags := h.ghl.snapshot()
+			if len(tags["a@example.com"]) != 1 || len(tags["b@example.com"]) != 1 || len(tags["old0@example.com"]) != 0 {
+				t.Errorf("tags = %v", tags)
+			}
+		})
+	}
+}
+
+func TestPollUpdatedItemsRunOncePerChange(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"changed": pollUpdated})
+	id := h.ghl.addContact(map[string]any{"email": "u@example.com", "dateAdded": ts(0), "dateUpdated": ts(0)})
+	if res, err := h.e.Poll(h.ctx, "changed"); err != nil || !res.Baseline {
+		t.Fatalf("baseline: %+v %v", res, err)
+	}
+	h.ghl.mu.Lock()
+	h.ghl.contacts[id]["dateUpdated"] = ts(7)
+	h.ghl.mu.Unlock()
+	res, err := h.e.Poll(h.ctx, "changed")
+	if err != nil || res.Emitted != 1 {
+		t.Fatalf("after an update: %+v %v", res, err)
+	}
+	if res, err := h.e.Poll(h.ctx, "changed"); err != nil || res.Emitted != 0 {
+		t.Fatalf("no further change: %+v %v", res, err)
+	}
+	h.ghl.mu.Lock()
+	h.ghl.contacts[id]["dateUpdated"] = ts(9)
+	h.ghl.mu.Unlock()
+	if res, err := h.e.Poll(h.ctx, "changed"); err != nil || res.Emitted != 1 {
+		t.Fatalf("second update: %+v %v", res, err)
+	}
+	want := []string{id + "@" + ts(7), id + "@" + ts(9)}
+	if diff := cmp.Diff(want, h.polledEvents("changed")); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+func TestPollSeenSetIsBounded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"newcontacts": pollNew}, func(c *Config) { c.SeenSetSize = 3 })
+	for i := 0; i < 5; i++ {
+		h.ghl.addContact(map[string]any{"email": fmt.Sprintf("c%d@example.com", i), "dateAdded": ts(i)})
+	}
+	if _, err := h.e.Poll(h.ctx, "newcontacts"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := h.st.GetPollState(h.ctx, "newcontacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Seen) != 3 {
+		t.Errorf("seen set holds %d ids, want 3", len(st.Seen))
+	}
+	// Items the seen-set forgot stay behind the timestamp checkpoint.
+	res, err := h.e.Poll(h.ctx, "newcontacts")
+	if err != nil || res.Emitted != 0 {
+		t.Errorf("poll after the seen-set forgot old items: %+v %v", res, err)
+	}
+}
+
+func TestPollErrorsAndRateLimits(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"newcontacts": pollNew})
+	if _, err := h.e.Poll(h.ctx, "newcontacts"); err != nil {
+		t.Fatal(err)
+	}
+	h.ghl.fault("POST /contacts/search", fault429, fault429)
+	_, err := h.e.Poll(h.ctx, "newcontacts")
+	if f := classify(err, ""); f.kind != failSnooze {
+		t.Errorf("429 during a poll: %v classified %v, want a snooze", err, f.kind)
+	}
+	st, _ := h.st.GetPollState(h.ctx, "newcontacts")
+	if st.LastError == "" {
+		t.Error("the poll error was not recorded")
+	}
+	if _, err := h.e.Poll(h.ctx, "nope"); err == nil {
+		t.Error("poll of an unknown flow succeeded")
+	}
+}
+
+func TestRetentionPurgesOldHistory(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	clock := now
+	h := newHarness(t, store.SQLite, map[string]string{"three": threeSteps}, func(c *Config) {
+		c.Retain = 24 * time.Hour
+		c.Now = func() time.Time { return clock }
+	})
+	clock = now.Add(-48 * time.Hour)
+	old := h.ingest("three", "old", map[string]any{"email": "old@example.com", "n": 1})
+	if err := h.work(old.RunID, 1); err != nil {
+		t.Fatal(err)
+	}
+	pending := h.ingest("three", "old-pending", map[string]any{"email": "p@example.com", "n": 2})
+	clock = now
+	fresh := h.ingest("three", "fresh", map[string]any{"email": "f@example.com", "n": 3})
+	res, err := h.e.Purge(h.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Events != 1 || res.Runs != 1 {
+		t.Errorf("purge = %+v, want the old finished event and its run", res)
+	}
+	for id, want := range map[string]bool{old.EventID: false, pending.EventID: true, fresh.EventID: true} {
+		_, err := h.st.GetEvent(h.ctx, id)
+		if (err == nil) != want {
+			t.Errorf("event %s kept=%v, want %v", id, err == nil, want)
+		}
+	}
+}
