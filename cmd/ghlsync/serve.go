@@ -39,6 +39,7 @@ type serveOptions struct {
 	baseURL         string
 	token           string
 	locationID      string
+	keyFile         string
 	companyID       string
 	timezone        string
 	workers         int
@@ -76,9 +77,11 @@ checkpoint per step. It serves:
   GET  /healthz, /metrics (Prometheus)
 
 Storage is a SQLite file (--db, one server per file) or Postgres (--database-url, any
-number of servers). Until connections are set up with ghlsync auth, flows act through
-one Private Integration Token: GHLSYNC_TOKEN (preferred over --token, which shows in
-the process list) and --location-id.
+number of servers). Flows act through the connections stored with ` + "`ghlsync auth`" + `
+(OAuth or Private Integration Tokens, sealed in the database; GoHighLevel's OAuth
+redirect can point at /oauth/callback of this server). Alternatively every flow acts
+through one Private Integration Token: GHLSYNC_TOKEN (preferred over --token, which
+shows in the process list) with --location-id.
 
 Every flag can also be set in the environment as GHLSYNC_<FLAG> (for example
 GHLSYNC_DATABASE_URL, GHLSYNC_REDACT_FIELDS=email,phone) or in a YAML config file
@@ -104,6 +107,7 @@ the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
 	f.StringVar(&o.token, "token", "", "Private Integration Token for flows' connections (prefer GHLSYNC_TOKEN)")
 	f.StringVar(&o.locationID, "location-id", "", "location (sub-account) id the token belongs to")
 	f.StringVar(&o.companyID, "company-id", "", "company (agency) id, for flows that need it")
+	f.StringVar(&o.keyFile, "key-file", "", "vault key file for stored connections when GHLSYNC_SECRET_KEY is unset (default beside the SQLite file)")
 	f.StringVar(&o.timezone, "timezone", "", "location time zone for flows (default: read from GoHighLevel)")
 	f.IntVar(&o.workers, "workers", engine.DefaultWorkers, "runs executed at once")
 	f.IntVar(&o.maxAttempts, "max-attempts", engine.DefaultMaxAttempts, "attempts per run before it fails (429s do not count)")
@@ -269,13 +273,29 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		return nil, err
 	}
 	conns := o.connections
+	secrets := o.secrets
+	var callback http.Handler
 	if conns == nil {
-		limiter := ghl.NewLimiter(ghl.LimiterOptions{Disabled: o.noClientLimit})
-		conns = &engine.StaticConnections{Token: o.token, LocationID: o.locationID, CompanyID: o.companyID,
-			Timezone: o.timezone, Config: ghl.Config{BaseURL: o.baseURL, Limiter: limiter, Logger: log,
-				UserAgent: "ghlsync/" + version,
-				// Quick retries in process; River retries longer outages.
-				Retry: ghl.RetryPolicy{MaxAttempts: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}}}
+		ghlCfg := ghl.Config{BaseURL: o.baseURL, Logger: log, UserAgent: "ghlsync/" + version,
+			Limiter: ghl.NewLimiter(ghl.LimiterOptions{Disabled: o.noClientLimit}),
+			// Quick retries in process; River retries longer outages.
+			Retry: ghl.RetryPolicy{MaxAttempts: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}}
+		if o.token != "" {
+			conns = &engine.StaticConnections{Token: o.token, LocationID: o.locationID, CompanyID: o.companyID,
+				Timezone: o.timezone, Config: ghlCfg}
+		} else {
+			m, ac, err := authForServe(ctx, st, o.db, o.keyFile, ghlCfg, log)
+			if err != nil {
+				st.Close()
+				return nil, fmt.Errorf("stored connections: %w (or set GHLSYNC_TOKEN to act through one Private Integration Token)", err)
+			}
+			authCheckFlows(ctx, m, loaded, log)
+			conns = ac
+			if secrets == nil {
+				secrets = authSecretLookup(m)
+			}
+			callback = m.CallbackHandler()
+		}
 	}
 	eng, err := engine.New(engine.Config{
 		Store: st, Flows: loaded, Connections: conns, Logger: log, Workers: o.workers,
@@ -286,7 +306,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
-	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: o.secrets})
+	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: secrets})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -301,9 +321,16 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
+	var handler http.Handler = ws
+	if callback != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/oauth/callback", callback)
+		mux.Handle("/", ws)
+		handler = mux
+	}
 	s := &server{URL: "http://" + ln.Addr().String(), Engine: eng, Store: st, Web: ws, Flows: loaded, log: log,
 		timeout: o.shutdownTimeout, errc: make(chan error, 1),
-		http: &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}}
 	go func() { s.errc <- s.http.Serve(ln) }()
 	log.Info("serving", "url", s.URL, "flows", len(loaded.Flows), "database", st.String())
