@@ -63,6 +63,10 @@ type Options struct {
 	UserAgent string
 }
 
+// ErrIncomplete says the demo ran but not everything went as expected (a
+// delivery was refused, a run failed or did not finish).
+var ErrIncomplete = errors.New("the demo did not complete cleanly")
+
 // SandboxStatePath is where the demo's sandbox keeps its state for a
 // database file.
 func SandboxStatePath(db string) string { return db + ".sandbox.json" }
@@ -277,6 +281,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	skip := seedIDs()
 	report, err := replayAll(ctx, o, client, samples, loaded, sbURL)
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "\nInterrupted: stopping.")
+			return nil
+		}
 		return err
 	}
 	if report.Snapshot, err = client.Snapshot(ctx, skip); err != nil {
@@ -285,7 +293,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	report.PrintSummary(out)
 	fmt.Fprintf(out, "\nDemo finished in %.1fs.\n", time.Since(start).Seconds())
 	printNext(out, o, webURL, sbURL)
+	problems := report.Problems()
 	if o.Exit {
+		if len(problems) > 0 {
+			return fmt.Errorf("%w: %s", ErrIncomplete, strings.Join(problems, "; "))
+		}
 		return nil
 	}
 	fmt.Fprintf(out, "\nStill serving, so you can open the dashboard and post your own events. Press Ctrl-C to stop.\n")

@@ -257,3 +257,81 @@ func TestSnapshotPrint(t *testing.T) {
 		}
 	}
 }
+
+func TestReportProblems(t *testing.T) {
+	t.Parallel()
+	ok := &Report{
+		Outcomes: []Outcome{
+			{Delivery: Delivery{File: "a.json", Source: "generic"}, Result: HookResult{Status: 202, RunID: "run_1"}, Run: &RunView{ID: "run_1", Status: "succeeded"}},
+			{Delivery: Delivery{File: "b.json", Source: "ghl"}, ContactID: "c1"},
+		},
+		Runs:  []RunView{{ID: "run_1", Flow: "f", Status: "succeeded"}, {ID: "run_2", Flow: "auto-tag", Status: "succeeded"}},
+		Again: &AgainResult{Posted: 1, Duplicates: 1, Before: map[string]int{"notes": 1}, After: map[string]int{"notes": 1}},
+	}
+	if p := ok.Problems(); len(p) != 0 {
+		t.Errorf("problems of a clean report: %v", p)
+	}
+	var b strings.Builder
+	ok.PrintSummary(&b)
+	for _, want := range []string{"Runs started by this demo: 2 (2 succeeded)", "(1 of them started by the sandbox's own GoHighLevel webhooks", "1 of 1 acknowledged"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	bad := &Report{
+		Outcomes: []Outcome{
+			{Delivery: Delivery{File: "a.json", Source: "generic"}, Result: HookResult{Status: 401, Error: "signature does not match"}},
+			{Delivery: Delivery{File: "b.json", Source: "generic"}, Skipped: "flow x is not loaded"},
+		},
+		Runs:      []RunView{{ID: "run_3", Flow: "f", Status: "failed", Error: "422 email must be an email"}},
+		SettleErr: context.DeadlineExceeded,
+		Again:     &AgainResult{Posted: 2, Duplicates: 1, NewRuns: 1},
+	}
+	got := strings.Join(bad.Problems(), "\n")
+	for _, want := range []string{"a.json: 401 rejected: signature does not match", "b.json: skipped: flow x is not loaded",
+		"f run run_3 failed 422 email must be an email", "context deadline exceeded", "posted again: 1 of 2 duplicates, 1 new runs"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	b.Reset()
+	bad.PrintSummary(&b)
+	for _, want := range []string{"! f run run_3 failed: 422 email must be an email", "! Not everything finished in time", "! Posting every delivery a second time"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestDemoExitReportsProblems: with --exit, a demo that could not do
+// everything exits non-zero and says what went wrong.
+func TestDemoExitReportsProblems(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	dir := t.TempDir()
+	body, err := os.ReadFile(filepath.Join(root, DefaultEvents, "follow-ups.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"deliveries.json": `{"deliveries":[{"flow":"follow-ups","file":"ok.json","source":"generic"},{"flow":"no-such-flow","file":"ok.json","source":"generic"}]}`,
+		"ok.json":         string(body),
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, stderr, code := runBinary(t, root, 60*time.Second, "demo", "--exit", "--db", filepath.Join(dir, "d.db"),
+		"--events", dir, "--addr", "127.0.0.1:0", "--sandbox-addr", "127.0.0.1:0")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1\n%s", code, out)
+	}
+	if want := "the demo did not complete cleanly: ok.json: skipped: flow no-such-flow is not loaded"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+	if !strings.Contains(out, "follow-ups") || !strings.Contains(out, "succeeded") {
+		t.Errorf("the valid delivery did not run:\n%s", out)
+	}
+}

@@ -49,6 +49,34 @@ func (r *Report) Duplicates() (dup, posted int) {
 	return dup, posted
 }
 
+// Problems lists what went wrong: deliveries not accepted, runs that did
+// not succeed or did not finish, a second posting that was not recognised.
+func (r *Report) Problems() []string {
+	var out []string
+	for _, o := range r.Outcomes {
+		switch {
+		case o.Skipped != "":
+			out = append(out, fmt.Sprintf("%s: %s", o.Delivery.File, o.Describe()))
+		case o.Err != nil:
+			out = append(out, fmt.Sprintf("%s: %v", o.Delivery.File, o.Err))
+		case o.Delivery.Source != "ghl" && (!o.Result.Accepted() || o.Result.Error != ""):
+			out = append(out, fmt.Sprintf("%s: %s", o.Delivery.File, o.Describe()))
+		}
+	}
+	for _, run := range r.Runs {
+		if run.Status != store.RunSucceeded {
+			out = append(out, fmt.Sprintf("%s run %s %s %s", run.Flow, run.ID, run.Status, run.Error))
+		}
+	}
+	if r.SettleErr != nil {
+		out = append(out, r.SettleErr.Error())
+	}
+	if a := r.Again; a != nil && (a.Duplicates != a.Posted || a.NewRuns != 0 || !equalCounts(a.Before, a.After)) {
+		out = append(out, fmt.Sprintf("posted again: %d of %d duplicates, %d new runs", a.Duplicates, a.Posted, a.NewRuns))
+	}
+	return out
+}
+
 // PrintSummary writes the runs and the sandbox's contents for people.
 func (r *Report) PrintSummary(w io.Writer) {
 	fmt.Fprintln(w, "\n== Summary ==")
