@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"golang.org/x/time/rate"
 
 	"github.com/ghlsync/ghlsync/internal/ghl/catalog"
@@ -554,8 +555,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, fullURL, tok string, pm 
 	}
 	var gotConn atomic.Bool
 	trace := &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { pm.sent() },
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
 	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), cl.method, fullURL, body)
 	if err != nil {
@@ -572,8 +572,12 @@ func (c *Client) attempt(ctx context.Context, cl *call, fullURL, tok string, pm 
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
+		if gotConn.Load() {
+			pm.done() // may have arrived: it keeps its slot for a window
+		}
 		return nil, gotConn.Load(), err
 	}
+	pm.done()
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
@@ -584,12 +588,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, fullURL, tok string, pm 
 	}
 	r := &Response{Status: res.StatusCode, Header: res.Header, Body: data}
 	if bytes.Contains(data, []byte(`"traceId"`)) {
-		var t struct {
-			TraceID string `json:"traceId"`
-		}
-		if json.Unmarshal(data, &t) == nil {
-			r.TraceID = t.TraceID
-		}
+		r.TraceID = gjson.GetBytes(data, "traceId").String()
 	}
 	return r, true, nil
 }

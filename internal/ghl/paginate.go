@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/ghlsync/ghlsync/internal/ghl/catalog"
 )
 
@@ -392,41 +394,53 @@ func slotItems(doc json.RawMessage) ([]json.RawMessage, error) {
 
 // listItems returns the array at the dotted path ("" = the document).
 func listItems(doc json.RawMessage, path string) ([]json.RawMessage, error) {
-	v := doc
+	v := gjson.ParseBytes(doc)
 	if path != "" {
-		v = lookupPath(doc, path)
+		v = v.Get(path)
 	}
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 || string(v) == "null" {
+	if !v.Exists() || v.Type == gjson.Null {
 		return nil, nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(v, &items); err != nil {
-		return nil, fmt.Errorf("list %q is not an array: %w", path, err)
+	if !v.IsArray() {
+		return nil, fmt.Errorf("list %q is not an array (got %.40s)", path, v.Raw)
 	}
+	var items []json.RawMessage
+	v.ForEach(func(_, item gjson.Result) bool {
+		items = append(items, json.RawMessage(item.Raw))
+		return true
+	})
 	return items, nil
 }
 
+// lookupPath returns the raw value at a dotted path, nil when absent.
 func lookupPath(doc json.RawMessage, path string) json.RawMessage {
-	for _, k := range strings.Split(path, ".") {
-		doc = lookupRaw(doc, k)
-		if doc == nil {
-			return nil
-		}
+	r := gjson.GetBytes(doc, path)
+	if !r.Exists() {
+		return nil
 	}
-	return doc
+	return json.RawMessage(r.Raw)
 }
 
+// lookupRaw returns the raw value of a top-level field, nil when absent.
 func lookupRaw(doc json.RawMessage, key string) json.RawMessage {
-	doc = bytes.TrimSpace(doc)
-	if len(doc) == 0 || doc[0] != '{' {
+	if len(doc) == 0 {
 		return nil
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(doc, &m) != nil {
-		return nil
+	return lookupPath(doc, gjsonEscape(key))
+}
+
+func gjsonEscape(key string) string {
+	if !strings.ContainsAny(key, ".*?|#@!\\") {
+		return key
 	}
-	return m[key]
+	var b strings.Builder
+	for _, r := range key {
+		if strings.ContainsRune(".*?|#@!\\", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // jsonScalar renders a JSON string or number as text ("" for anything else).

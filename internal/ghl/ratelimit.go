@@ -43,25 +43,42 @@ type LimiterOptions struct {
 // requests in any sliding Window, and Daily requests per day. One Limiter
 // should be shared by every Client of a process.
 //
-// The burst budget is a sliding-window log of send times rather than a token
-// bucket: a bucket of 100 that refills at 10/s lets up to ~200 requests into
-// one 10 s window (a full bucket plus its refill), which GHL answers with 429.
-// The log guarantees the window bound while still letting a full burst of
-// Max go at once. Entries are stamped when the request is actually written,
-// and every send re-checks the trailing window, so the bound holds however
-// goroutines are scheduled.
+// The burst budget is a sliding-window log rather than a token bucket: a
+// bucket of 100 that refills at 10/s lets up to ~200 requests into one 10 s
+// window (a full bucket plus its refill), which GHL answers with 429. The log
+// lets a full burst of Max go at once and then holds the bound exactly:
+//
+//   - a request counts from the moment it is admitted;
+//   - while in flight it counts as "now";
+//   - once its answer arrives it is stamped with that time and counts until
+//     the stamp leaves the window.
+//
+// GHL counts a request when it arrives, which is before its answer, so every
+// request GHL saw in the last Window is either still in flight or stamped
+// later than its arrival: the local count can only over-estimate GHL's, and
+// the bound holds however slow the network or the scheduler is. The price is
+// that a slot is held for the request's latency on top of the window.
 type Limiter struct {
 	o       LimiterOptions
 	mu      sync.Mutex
 	buckets map[string]*bucket
 }
 
+// entry is one request in the window log.
+type entry struct {
+	at   time.Time // admission time, then the time the answer arrived
+	done bool
+}
+
 type bucket struct {
 	max     int
 	window  time.Duration // includes the margin
-	sends   []*time.Time  // send (or reserved) times, unsorted
+	log     []*entry
 	waiters int
-	blocked time.Time // no sends before this (429 or Remaining: 0)
+	// answered is closed (and replaced) when an in-flight request completes
+	// while waiters have no completed entry to time their wake-up by.
+	answered chan struct{}
+	blocked  time.Time // no sends before this (429 or Remaining: 0)
 
 	dailyLimit int
 	dailyUsed  int
@@ -104,6 +121,7 @@ func (l *Limiter) bucket(key string, now time.Time) *bucket {
 			window:     l.o.Window + l.o.Margin,
 			dailyLimit: l.o.Daily,
 			resetAt:    l.o.DailyReset(now),
+			answered:   make(chan struct{}),
 		}
 		l.buckets[key] = b
 	}
@@ -114,39 +132,50 @@ func (l *Limiter) bucket(key string, now time.Time) *bucket {
 	return b
 }
 
-// permit is one admitted request. sent stamps the send time; cancel gives the
-// slot back when the request never left the process.
+// permit is one admitted request. done stamps the time its answer (or its
+// failure) arrived; cancel gives the slot back when the request never left
+// the process.
 type permit struct {
 	l      *Limiter
 	b      *bucket
-	at     *time.Time
+	e      *entry
 	one    sync.Once
 	waited time.Duration
 }
 
-func (p *permit) sent() {
-	if p == nil || p.at == nil {
-		return
-	}
-	p.l.mu.Lock()
-	if now := p.l.o.now(); now.After(*p.at) {
-		*p.at = now
-	}
-	p.l.mu.Unlock()
-}
-
-func (p *permit) cancel() {
-	if p == nil || p.at == nil {
+func (p *permit) done() {
+	if p == nil {
 		return
 	}
 	p.one.Do(func() {
 		p.l.mu.Lock()
 		defer p.l.mu.Unlock()
-		if i := slices.Index(p.b.sends, p.at); i >= 0 {
-			p.b.sends = slices.Delete(p.b.sends, i, i+1)
+		p.e.at = p.l.o.now()
+		p.e.done = true
+		p.b.wake()
+	})
+}
+
+func (p *permit) cancel() {
+	if p == nil {
+		return
+	}
+	p.one.Do(func() {
+		p.l.mu.Lock()
+		defer p.l.mu.Unlock()
+		if i := slices.Index(p.b.log, p.e); i >= 0 {
+			p.b.log = slices.Delete(p.b.log, i, i+1)
 			p.b.dailyUsed--
 		}
+		p.b.wake()
 	})
+}
+
+func (b *bucket) wake() {
+	if b.waiters > 0 {
+		close(b.answered)
+		b.answered = make(chan struct{})
+	}
 }
 
 // acquire waits until one more request for (appID, resource) fits the
@@ -166,37 +195,44 @@ func (l *Limiter) acquire(ctx context.Context, op, appID, resource string) (*per
 			l.mu.Unlock()
 			return nil, &DailyLimitError{Op: op, AppID: appID, Resource: resource, Limit: b.dailyLimit, ResetAt: b.resetAt}
 		}
-		// Trailing-window check: count sends in (now-window, now].
-		var wake time.Time
+		var wake time.Time // zero: wait for an answer
 		if now.Before(b.blocked) {
 			wake = b.blocked
 		} else {
 			b.prune(now)
-			active := b.activeTimes(now)
-			if len(active) < b.max {
-				t := now
-				b.sends = append(b.sends, &t)
+			if len(b.log) < b.max {
+				e := &entry{at: now}
+				b.log = append(b.log, e)
 				b.dailyUsed++
 				l.mu.Unlock()
-				return &permit{l: l, b: b, at: &t, waited: now.Sub(start)}, nil
+				return &permit{l: l, b: b, e: e, waited: now.Sub(start)}, nil
 			}
-			// Stagger waiters: the i-th waiter wakes when the i-th oldest
-			// send leaves the window.
-			slices.SortFunc(active, func(a, b time.Time) int { return a.Compare(b) })
-			i := len(active) - b.max + b.waiters
-			if i >= len(active) {
-				i = len(active) - 1
+			// Full. Stagger waiters: the i-th waiter wakes when the i-th
+			// oldest answered request leaves the window.
+			done := b.doneTimes()
+			if len(done) > 0 {
+				slices.SortFunc(done, func(a, b time.Time) int { return a.Compare(b) })
+				wake = done[min(b.waiters, len(done)-1)].Add(b.window)
 			}
-			wake = active[i].Add(b.window)
 		}
-		if dl, ok := ctx.Deadline(); ok && wake.After(dl) {
+		if dl, ok := ctx.Deadline(); ok && !wake.IsZero() && wake.After(dl) {
 			l.mu.Unlock()
 			return nil, fmt.Errorf("ghl %s: rate limit for %s frees a slot in %s, after the deadline: %w",
 				op, resource, wake.Sub(now).Round(time.Millisecond), context.DeadlineExceeded)
 		}
 		b.waiters++
+		answered := b.answered
 		l.mu.Unlock()
-		err := sleepUntil(ctx, wake.Sub(now))
+		var err error
+		if wake.IsZero() {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-answered:
+			}
+		} else {
+			err = sleepUntil(ctx, wake.Sub(now))
+		}
 		l.mu.Lock()
 		b.waiters--
 		if err != nil {
@@ -206,21 +242,24 @@ func (l *Limiter) acquire(ctx context.Context, op, appID, resource string) (*per
 	}
 }
 
+// prune drops answered requests that left the window.
 func (b *bucket) prune(now time.Time) {
-	keep := b.sends[:0]
-	for _, t := range b.sends {
-		if t.Add(b.window).After(now) {
-			keep = append(keep, t)
+	keep := b.log[:0]
+	for _, e := range b.log {
+		if !e.done || e.at.Add(b.window).After(now) {
+			keep = append(keep, e)
 		}
 	}
-	clear(b.sends[len(keep):])
-	b.sends = keep
+	clear(b.log[len(keep):])
+	b.log = keep
 }
 
-func (b *bucket) activeTimes(now time.Time) []time.Time {
-	out := make([]time.Time, 0, len(b.sends))
-	for _, t := range b.sends {
-		out = append(out, *t)
+func (b *bucket) doneTimes() []time.Time {
+	out := make([]time.Time, 0, len(b.log))
+	for _, e := range b.log {
+		if e.done {
+			out = append(out, e.at)
+		}
 	}
 	return out
 }
@@ -256,10 +295,11 @@ func (l *Limiter) observe(appID, resource string, h http.Header, status int, ret
 	}
 	if remaining, ok := headerInt(h, "X-RateLimit-Remaining"); ok {
 		b.prune(now)
-		if used := b.max - remaining; used > len(b.sends) {
-			for range used - len(b.sends) {
-				t := now
-				b.sends = append(b.sends, &t)
+		// Requests we did not send (other processes with the same app)
+		// count too: add them as answered now.
+		if used := b.max - remaining; used > len(b.log) {
+			for range used - len(b.log) {
+				b.log = append(b.log, &entry{at: now, done: true})
 			}
 		}
 		if remaining <= 0 && status == http.StatusTooManyRequests {
@@ -313,7 +353,7 @@ func (l *Limiter) State(appID, resource string) LimitState {
 	b := l.bucket(limiterKey(appID, resource), now)
 	b.prune(now)
 	return LimitState{
-		Max: b.max, Window: b.window, InWindow: len(b.sends),
+		Max: b.max, Window: b.window, InWindow: len(b.log),
 		DailyLimit: b.dailyLimit, DailyRemaining: max(0, b.dailyLimit-b.dailyUsed),
 		DailyResetAt: b.resetAt, BlockedUntil: b.blocked,
 	}
