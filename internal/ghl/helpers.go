@@ -64,6 +64,7 @@ type Contact struct {
 	FirstName    string             `json:"firstName,omitempty"`
 	LastName     string             `json:"lastName,omitempty"`
 	Name         string             `json:"name,omitempty"`
+	ContactName  string             `json:"contactName,omitempty"` // search and upsert answers
 	Email        string             `json:"email,omitempty"`
 	Phone        string             `json:"phone,omitempty"`
 	CompanyName  string             `json:"companyName,omitempty"`
