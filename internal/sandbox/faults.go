@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -62,8 +63,10 @@ func (r *FaultRule) UnmarshalJSON(b []byte) error {
 		Latency json.RawMessage `json:"latency"`
 		Hang    json.RawMessage `json:"hang"`
 	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt rule field must not be ignored
+	if err := dec.Decode(&aux); err != nil {
+		return fmt.Errorf("fault rule: %w", err)
 	}
 	*r = FaultRule(aux.plain)
 	var err error
