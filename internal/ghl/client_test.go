@@ -594,3 +594,41 @@ func TestBadBaseURL(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestEncodeBody(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		form        bool
+		body        any
+		want, ctype string
+	}{
+		{true, url.Values{"client_id": {"a b"}, "grant_type": {"refresh_token"}}, "client_id=a+b&grant_type=refresh_token", "application/x-www-form-urlencoded"},
+		{true, map[string]string{"companyId": "co", "locationId": "lo"}, "companyId=co&locationId=lo", "application/x-www-form-urlencoded"},
+		{true, map[string]any{"n": 1}, "n=1", "application/x-www-form-urlencoded"},
+		{false, map[string]any{"a": []int{1}}, `{"a":[1]}`, "application/json"},
+		{false, json.RawMessage(`[{"x":1}]`), `[{"x":1}]`, "application/json"},
+		{false, nil, "", ""},
+	}
+	for _, tc := range cases {
+		got, ctype, err := encodeBody(tc.form, tc.body)
+		if err != nil || string(got) != tc.want || ctype != tc.ctype {
+			t.Errorf("encodeBody(%v, %v) = %q, %q, %v", tc.form, tc.body, got, ctype, err)
+		}
+	}
+	if _, _, err := encodeBody(false, map[string]any{"f": func() {}}); err == nil {
+		t.Error("unencodable body accepted")
+	}
+}
+
+func TestResponseDecode(t *testing.T) {
+	t.Parallel()
+	r := &Response{Body: []byte(`{"contact":{"id":"c1"}}`)}
+	var v struct{ Contact struct{ ID string } }
+	if err := r.Decode(&v); err != nil || v.Contact.ID != "c1" {
+		t.Errorf("Decode = %+v, %v", v, err)
+	}
+	r.Body = []byte("<html>")
+	if err := r.Decode(&v); err == nil || !strings.Contains(err.Error(), "decode response") {
+		t.Errorf("bad body: %v", err)
+	}
+}
