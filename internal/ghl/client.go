@@ -146,7 +146,7 @@ type Params struct {
 	Path  map[string]string // path template values
 	Query url.Values
 	// Body is marshalled as JSON (or as a form for ops with Form=true);
-	// json.RawMessage and []byte are sent as they are.
+	// json.RawMessage, []byte and string are sent as they are.
 	Body any
 	// Version overrides the Version header (Raw calls default to the value
 	// of the catalog operation matching the path, else by service).
@@ -192,9 +192,10 @@ type call struct {
 }
 
 // Do calls the catalog operation opID. On a non-2xx answer it returns the
-// response together with an *APIError. Errors are *APIError,
-// *DailyLimitError, *OutcomeUnknownError, *ValidationError-free request
-// errors (missing path parameter...), or context errors.
+// response together with an *APIError. Other errors: *DailyLimitError,
+// *OutcomeUnknownError (not safe to resend blindly), ErrLegacyAPIKey and
+// ErrNoToken, a plain error for invalid input caught before sending (unknown
+// operation, missing path or required query parameter), and context errors.
 func (c *Client) Do(ctx context.Context, opID string, p Params) (*Response, error) {
 	op, err := catalog.Lookup(opID)
 	if err != nil {
