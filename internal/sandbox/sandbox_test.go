@@ -957,3 +957,21 @@ func TestDefaultSeedValues(t *testing.T) {
 }
 
 func readAll(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func TestJSONSeed(t *testing.T) {
+	t.Parallel()
+	seed := `{"companies":[{"id":"co"}],"locations":[{"id":"l","companyId":"co","timezone":"Europe/Lisbon","duplicateRule":"phone-then-email"}],
+	"tokens":[{"token":"tok-l","locationId":"l","scopes":["contacts.readonly","contacts.write"]}],
+	"records":{"contacts":[{"id":"c1","email":"X@Y.com","phone":"+351 912 345 678"}]}}`
+	file := filepath.Join(t.TempDir(), "seed.json")
+	if err := os.WriteFile(file, []byte(seed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, Options{SeedFile: file})
+	r := e.must(200, "GET", "/contacts/c1", "tok-l", nil)
+	if sget(r.body, "contact.phone") != "+351912345678" || sget(r.body, "contact.emailLowerCase") != "x@y.com" {
+		t.Errorf("seeded contact: %s", r.raw)
+	}
+	e.must(401, "GET", "/opportunities/pipelines?locationId=l", "tok-l", nil)
+	e.must(401, "GET", "/contacts/c1", locTok, nil) // the default seed is not loaded
+}
