@@ -176,12 +176,9 @@ func (e *Engine) settle(ctx context.Context, run *store.Run, f *stepFailure, att
 
 // finish records a final status and drops the run's resume data.
 func (e *Engine) finish(ctx context.Context, run *store.Run, status, msg string) {
-	if err := e.st.SetRunStatus(ctx, run.ID, status, msg); err != nil {
+	if err := e.st.FinishRun(ctx, run.ID, status, msg); err != nil {
 		e.log.Error("record run status", "run", run.ID, "status", status, "error", err)
 		return
-	}
-	if err := e.st.ClearStepResults(ctx, run.ID); err != nil {
-		e.log.Warn("clear step results", "run", run.ID, "error", err)
 	}
 	e.metrics.RunsFinished.WithLabelValues(run.Flow, status).Inc()
 	level := e.log.Info
@@ -342,12 +339,17 @@ func (e *Engine) send(ctx context.Context, rc *runCtx, stepID string, idx int, r
 			reconciled = "safe to repeat; sent again"
 		}
 	}
-	if err := e.st.BeginStep(ctx, row); err != nil {
-		return nil, transient(err)
-	}
 	row.Attempts = 1
 	if prev != nil {
 		row.Attempts = prev.Attempts + 1
+	}
+	row.StartedAt = time.Now().UTC()
+	// The "sending" mark must be durable before a request that may not be
+	// repeated blindly leaves; a safe one is simply sent again after a crash.
+	if class != catalog.Safe {
+		if err := e.st.BeginStep(ctx, row); err != nil {
+			return nil, transient(err)
+		}
 	}
 	row.Reconciled = reconciled
 	start := time.Now()

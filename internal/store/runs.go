@@ -202,6 +202,17 @@ func (q queries) SetRunStatus(ctx context.Context, id, status, errMsg string) er
 	return nil
 }
 
+// FinishRun records a run's final status and drops its steps' resume data
+// in one transaction.
+func (s *Store) FinishRun(ctx context.Context, id, status, errMsg string) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.SetRunStatus(ctx, id, status, errMsg); err != nil {
+			return err
+		}
+		return tx.ClearStepResults(ctx, id)
+	})
+}
+
 // CountRunsByStatus returns the number of runs in each status.
 func (q queries) CountRunsByStatus(ctx context.Context) (map[string]int, error) {
 	rows, err := q.query(ctx, `SELECT status, COUNT(*) FROM runs GROUP BY status`)

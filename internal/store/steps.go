@@ -97,7 +97,8 @@ func (q queries) BeginStep(ctx context.Context, s *Step) error {
 }
 
 // SaveStep writes a step's outcome (status, response, result, error...). The
-// row is created if BeginStep never ran (skipped steps).
+// row is created if BeginStep never ran (skipped steps, and operations safe
+// to repeat, which need no durable "sending" mark). Attempts only grow.
 func (q queries) SaveStep(ctx context.Context, s *Step) error {
 	if s.FinishedAt.IsZero() && s.Status != StepSending {
 		s.FinishedAt = time.Now().UTC()
@@ -110,6 +111,8 @@ func (q queries) SaveStep(ctx context.Context, s *Step) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, step_id) DO UPDATE SET
 			status = excluded.status, outcome_unknown = excluded.outcome_unknown OR steps.outcome_unknown,
+			attempts = CASE WHEN excluded.attempts > steps.attempts THEN excluded.attempts ELSE steps.attempts END,
+			started_at = COALESCE(excluded.started_at, steps.started_at),
 			reconciled = excluded.reconciled, http_status = excluded.http_status,
 			request = CASE WHEN excluded.request = '' THEN steps.request ELSE excluded.request END,
 			response = excluded.response, result = excluded.result, error = excluded.error,
