@@ -83,6 +83,10 @@ func (r *Redactor) maskKey(key string) bool {
 	if r.fields[k] {
 		return true
 	}
+	// GoHighLevel repeats some fields in lower case: emailLowerCase.
+	if base, ok := strings.CutSuffix(k, "lowercase"); ok && r.fields[base] {
+		return true
+	}
 	// Custom field keys look like "contact.email".
 	if i := strings.LastIndexByte(k, '.'); i >= 0 && r.fields[k[i+1:]] {
 		return true
