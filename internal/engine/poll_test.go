@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"testing"
@@ -227,5 +229,38 @@ func TestRetentionPurgesOldHistory(t *testing.T) {
 		if (err == nil) != want {
 			t.Errorf("event %s kept=%v, want %v", id, err == nil, want)
 		}
+	}
+}
+
+// TestPeriodicJobsRunThroughRiver starts the engine: the poll and the
+// retention purge are scheduled as River periodic jobs that run on start.
+func TestPeriodicJobsRunThroughRiver(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"newcontacts": pollNew, "three": threeSteps}, func(c *Config) {
+		c.Retain = time.Hour
+	})
+	h.ghl.addContact(map[string]any{"email": "x@example.com", "dateAdded": ts(1)})
+	// An event old enough to be purged.
+	h.e.cfg.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
+	old := h.ingest("three", "old", map[string]any{"email": "old@example.com", "n": 1})
+	if err := h.work(old.RunID, 1); err != nil {
+		t.Fatal(err)
+	}
+	h.e.cfg.Now = time.Now
+	if err := h.e.Start(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.e.Stop(context.Background())
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		st, err := h.st.GetPollState(h.ctx, "newcontacts")
+		_, gone := h.st.GetEvent(h.ctx, old.EventID)
+		if err == nil && !st.BaselineAt.IsZero() && errors.Is(gone, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 15s: poll state %+v (%v), old event lookup: %v", st, err, gone)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
