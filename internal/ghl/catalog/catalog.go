@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/ghlsync/ghlsync/internal/textdist"
 )
 
 //go:embed operations.json
@@ -245,7 +247,7 @@ func Suggest(id string) []string {
 	var cs []cand
 	low := strings.ToLower(id)
 	for _, op := range all {
-		d := levenshtein(low, strings.ToLower(op.ID))
+		d := textdist.Distance(low, strings.ToLower(op.ID))
 		if d <= 3 || (len(low) >= 4 && strings.Contains(strings.ToLower(op.ID), low)) {
 			cs = append(cs, cand{op.ID, d})
 		}
@@ -270,24 +272,4 @@ func Categories() []string {
 		}
 	}
 	return out
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
