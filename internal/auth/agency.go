@@ -59,7 +59,7 @@ func (m *Manager) loadLocationToken(ctx context.Context, name, locationID, rejec
 	now := m.o.Now()
 	if lt, err := m.st.GetLocationToken(ctx, name, locationID); err == nil {
 		tok, err := m.vault.OpenString(lt.AccessTokenSealed, label)
-		if err == nil && tok != rejected && now.Add(m.o.RefreshSkew).Before(lt.ExpiresAt) {
+		if err == nil && tok != rejected && now.Add(m.skew(lt.CreatedAt, lt.ExpiresAt)).Before(lt.ExpiresAt) {
 			m.cachePut(key, tok, 0, lt.ExpiresAt)
 			return tok, nil
 		}

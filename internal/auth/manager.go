@@ -31,7 +31,7 @@ type Options struct {
 	// BaseURL is used for connections that recorded none.
 	GHL ghl.Config
 	// RefreshSkew: an access token is refreshed this long before it expires
-	// (default 5 minutes).
+	// (default 5 minutes), or half-way through its life if that is shorter.
 	RefreshSkew time.Duration
 	// RecheckEvery: how long a token is served from memory before the
 	// database is consulted again, so a revoke or a new login made by another
@@ -293,7 +293,10 @@ func (m *Manager) cachePut(key, token string, gen int64, expires time.Time) {
 	now := m.o.Now()
 	until := now.Add(m.o.RecheckEvery)
 	if !expires.IsZero() {
-		if e := expires.Add(-m.o.RefreshSkew); e.Before(until) {
+		// When the token was issued is not known here: what is left of its
+		// life stands for its lifetime, so the database is consulted again
+		// no later than the token is due.
+		if e := expires.Add(-m.skew(now, expires)); e.Before(until) {
 			until = e
 		}
 	}
@@ -360,7 +363,7 @@ func (m *Manager) load(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("connection %q: %w", name, err)
 	}
 	now := m.o.Now()
-	if c.Kind == store.ConnPIT || c.ExpiresAt.IsZero() || now.Add(m.o.RefreshSkew).Before(c.ExpiresAt) {
+	if c.Kind == store.ConnPIT || c.ExpiresAt.IsZero() || now.Add(m.skew(c.RefreshedAt, c.ExpiresAt)).Before(c.ExpiresAt) {
 		if access == "" {
 			return "", &ConnError{Conn: name, Kind: ErrReauthRequired, Reason: "no access token stored"}
 		}
@@ -376,6 +379,19 @@ func (m *Manager) load(ctx context.Context, name string) (string, error) {
 		return "", &ConnError{Conn: name, Kind: ErrRefreshBackoff, Reason: c.LastError, Next: c.NextRefreshAt}
 	}
 	return m.refresh(ctx, name, "")
+}
+
+// skew is how long before expires a token issued at issued is due for
+// refresh: Options.RefreshSkew, but at most half the token's lifetime. A
+// token that lives less than the skew (GoHighLevel's live a day; a test
+// server's may live seconds) would otherwise be due the moment it is issued,
+// and every use would refresh it again. An unknown issue time keeps the skew.
+func (m *Manager) skew(issued, expires time.Time) time.Duration {
+	skew := m.o.RefreshSkew
+	if !issued.IsZero() && expires.After(issued) {
+		skew = min(skew, expires.Sub(issued)/2)
+	}
+	return skew
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -151,7 +151,7 @@ func (m *Manager) refreshLocked(ctx context.Context, tx *store.Tx, c *store.Conn
 	}
 	// Someone else refreshed while we waited for the lock?
 	if access != "" && access != rejected {
-		fresh := c.ExpiresAt.IsZero() || now.Add(m.o.RefreshSkew).Before(c.ExpiresAt)
+		fresh := c.ExpiresAt.IsZero() || now.Add(m.skew(c.RefreshedAt, c.ExpiresAt)).Before(c.ExpiresAt)
 		if rejected != "" {
 			fresh = c.ExpiresAt.IsZero() || now.Before(c.ExpiresAt)
 		}
