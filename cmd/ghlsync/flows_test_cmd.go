@@ -248,6 +248,9 @@ func printReports(out io.Writer, f *flow.Flow, reports []engine.StepReport) {
 	for _, r := range reports {
 		fmt.Fprintf(out, "\n== %s  %s", r.ID, r.Op)
 		switch {
+		case len(r.NeedsAnswerOf) > 0:
+			fmt.Fprintf(out, "  not evaluable in a dry run: needs the answer of step %s\n", strings.Join(r.NeedsAnswerOf, ", step "))
+			continue
 		case r.Skipped:
 			fmt.Fprintln(out, "  skipped (when: is false)")
 			continue
@@ -255,6 +258,12 @@ func printReports(out io.Writer, f *flow.Flow, reports []engine.StepReport) {
 			fmt.Fprintf(out, "  HTTP %d  %d ms", r.Status, r.DurationMS)
 		}
 		fmt.Fprintln(out)
+		if r.Key != "" {
+			fmt.Fprintf(out, "key: %s\n", r.Key)
+		}
+		if r.Note != "" {
+			fmt.Fprintf(out, "note: %s\n", r.Note)
+		}
 		if len(r.Request) > 0 {
 			fmt.Fprintf(out, "request:\n%s\n", indentJSON(r.Request, "  "))
 		}

@@ -75,6 +75,9 @@ func FlowOperations(f *flow.Flow) []*catalog.Operation {
 	}
 	for _, s := range f.Steps {
 		add(s.Operation)
+		if s.Update != nil { // a keyed step's update of an existing object
+			add(s.Update.Operation)
+		}
 		if s.Operation != nil && s.With != nil && s.With.Has("customFields") {
 			if op, ok := catalog.Get("customFields.list"); ok {
 				add(op)

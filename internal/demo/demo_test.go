@@ -41,7 +41,7 @@ func TestDemoExit(t *testing.T) {
 			"      Deal Value: 4990\n",
 		"3 notes\n", "3 tasks\n",
 		"for Wei Li: Call Wei Li — due Mon 7 Dec 2026 10:00 EST",
-		"1 appointment\n  Onboarding call (ref apt_5501) with José Müller 😀, Wed 13 Jan 2027 14:00–14:30 EST, confirmed",
+		"1 appointment\n  Onboarding call with José Müller 😀, Wed 13 Jan 2027 14:00–14:30 EST, confirmed",
 		"moved the same appointment",
 		"runs list --db " + db,
 	} {

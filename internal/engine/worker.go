@@ -131,6 +131,7 @@ func (e *Engine) runSteps(ctx context.Context, rc *runCtx, ev *store.Event) *ste
 	// The run's clock is fixed, so a resumed run computes the same values.
 	env.Now = rc.run.CreatedAt
 	env.Fields = e.fields.resolver(client)
+	env.Keys = e.keyLookup(ctx, keyScope(conn))
 	rc.env = env
 	for i, s := range rc.flow.Steps {
 		if f := e.runStep(ctx, rc, i, s); f != nil {
@@ -216,6 +217,9 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, i int, s *flow.Step) *
 			}
 		}
 	}
+	if s.Keyed() {
+		return e.runKeyed(ctx, rc, i, s, prev, tagsPrev)
+	}
 	req, err := s.Request(ctx, rc.env)
 	if err != nil {
 		return e.stepError(ctx, rc, i, s, err)
@@ -233,7 +237,7 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, i int, s *flow.Step) *
 		result = json.RawMessage(prev.Result)
 	} else {
 		var f *stepFailure
-		result, f = e.send(ctx, rc, s.ID, i*10, req, prev)
+		result, f = e.send(ctx, rc, s.ID, i*10, req, prev, sendOpts{})
 		if f != nil {
 			if f.kind == failPermanent && !f.human {
 				return e.onError(ctx, rc, s, f)
@@ -242,12 +246,18 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, i int, s *flow.Step) *
 		}
 		rc.env.SetStep(s.ID, result)
 	}
+	return e.addTags(ctx, rc, i, s, req, result, tagsPrev)
+}
+
+// addTags sends the contacts.addTags sub-step that completes an upsert or
+// update whose tags are added rather than replaced.
+func (e *Engine) addTags(ctx context.Context, rc *runCtx, i int, s *flow.Step, req *flow.Request, result json.RawMessage, tagsPrev *store.Step) *stepFailure {
 	tags, ok, err := req.TagsRequest(result)
 	if err != nil {
 		return e.onError(ctx, rc, s, permanent(err))
 	}
 	if ok {
-		if _, f := e.send(ctx, rc, s.ID+tagsSuffix, i*10+1, tags, tagsPrev); f != nil {
+		if _, f := e.send(ctx, rc, s.ID+tagsSuffix, i*10+1, tags, tagsPrev, sendOpts{}); f != nil {
 			if f.kind == failPermanent && !f.human {
 				return e.onError(ctx, rc, s, f)
 			}
@@ -260,7 +270,14 @@ func (e *Engine) runStep(ctx context.Context, rc *runCtx, i int, s *flow.Step) *
 // stepError records an evaluation error (bad data for the mapping) as a
 // failed step and applies on_error.
 func (e *Engine) stepError(ctx context.Context, rc *runCtx, i int, s *flow.Step, err error) *stepFailure {
-	var fe *flow.EvalError
+	var (
+		fe *flow.EvalError
+		le *flow.LookupError
+	)
+	if errors.As(err, &le) {
+		// mapped() could not read the database: not the data's fault.
+		return transient(err)
+	}
 	if !errors.As(err, &fe) {
 		// Custom field lookups go to GHL; their failures are not the data's.
 		if f := classify(err, catalog.Safe); f.kind != failPermanent {
@@ -304,9 +321,34 @@ func idempotency(req *flow.Request) catalog.Idempotency {
 	return catalog.Unsafe
 }
 
+// sendOpts adjust how send records an outcome.
+type sendOpts struct {
+	// commit runs in the transaction that records a successful outcome
+	// (sent, or found by reconciliation), so what it writes commits with
+	// the step's checkpoint.
+	commit func(ctx context.Context, tx *store.Tx, result json.RawMessage) error
+	// pendingIf picks permanent failures the caller handles itself (the 404
+	// of a keyed update): the step is recorded as pending, not failed.
+	pendingIf func(err error) bool
+}
+
+// saveSucceeded records a successful step, with opts.commit in the same
+// transaction.
+func (e *Engine) saveSucceeded(ctx context.Context, row *store.Step, opts sendOpts) error {
+	if opts.commit == nil {
+		return e.st.SaveStep(ctx, row)
+	}
+	return e.st.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.SaveStep(ctx, row); err != nil {
+			return err
+		}
+		return opts.commit(ctx, tx, json.RawMessage(row.Result))
+	})
+}
+
 // send sends one request with a durable "sending" checkpoint first. When
 // the previous attempt's outcome is unknown it reconciles before resending.
-func (e *Engine) send(ctx context.Context, rc *runCtx, stepID string, idx int, req *flow.Request, prev *store.Step) (json.RawMessage, *stepFailure) {
+func (e *Engine) send(ctx context.Context, rc *runCtx, stepID string, idx int, req *flow.Request, prev *store.Step, opts sendOpts) (json.RawMessage, *stepFailure) {
 	class := idempotency(req)
 	row := &store.Step{RunID: rc.run.ID, StepID: stepID, Index: idx, Op: req.Op, Request: e.recordRequest(req)}
 	reconciled := ""
@@ -326,7 +368,7 @@ func (e *Engine) send(ctx context.Context, rc *runCtx, stepID string, idx int, r
 				row.Status, row.Result, row.Response = store.StepSucceeded, string(found), string(e.red.JSON(found))
 				row.Reconciled = "found the object an earlier attempt created; not sent again"
 				row.StartedAt, row.Attempts = prev.StartedAt, prev.Attempts
-				if err := e.st.SaveStep(ctx, row); err != nil {
+				if err := e.saveSucceeded(ctx, row, opts); err != nil {
 					return nil, transient(err)
 				}
 				e.metrics.StepDuration.WithLabelValues(req.Op, "reconciled").Observe(time.Since(start).Seconds())
@@ -367,7 +409,7 @@ func (e *Engine) send(ctx context.Context, rc *runCtx, stepID string, idx int, r
 			row.Result = "null"
 		}
 		e.metrics.StepDuration.WithLabelValues(req.Op, "succeeded").Observe(dur.Seconds())
-		if serr := e.st.SaveStep(sctx, row); serr != nil {
+		if serr := e.saveSucceeded(sctx, row, opts); serr != nil {
 			// The effect happened but is not recorded: the next attempt finds
 			// the step "sending" and reconciles.
 			return nil, transient(serr)
@@ -385,6 +427,8 @@ func (e *Engine) send(ctx context.Context, rc *runCtx, stepID string, idx int, r
 				err: fmt.Errorf("%s: outcome unknown and the operation cannot be safely repeated: check GoHighLevel, then replay the run if nothing was done: %w", req.Op, err)}
 			row.Status = store.StepFailed
 		}
+	case f.kind == failPermanent && opts.pendingIf != nil && opts.pendingIf(err):
+		row.Status = store.StepPending
 	case f.kind == failPermanent:
 		row.Status = store.StepFailed
 	case f.kind == failTransient && class != catalog.Safe && status >= 500:
@@ -536,6 +580,9 @@ func (p permanentErr) Unwrap() error { return p.error }
 // recordRequest renders a request for the run record, redacted.
 func (e *Engine) recordRequest(req *flow.Request) string {
 	rec := map[string]any{"op": req.Op}
+	if req.Key != "" {
+		rec["key"] = req.Key
+	}
 	if req.HTTP != nil {
 		rec["method"] = req.HTTP.Method
 		rec["url"] = redactURL(req.HTTP.URL)

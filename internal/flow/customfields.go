@@ -45,7 +45,11 @@ func CustomFieldModel(opID string) string {
 }
 
 func (b *builder) customFields(ctx context.Context, s *Step, req *Request) error {
-	cf := s.With.child("customFields")
+	return b.customFieldsOf(ctx, s.With, s.Op, req)
+}
+
+func (b *builder) customFieldsOf(ctx context.Context, m *Mapping, opID string, req *Request) error {
+	cf := m.child("customFields")
 	if cf == nil || cf.kind != vMap {
 		return nil
 	}
@@ -80,13 +84,13 @@ func (b *builder) customFields(ctx context.Context, s *Step, req *Request) error
 	if b.env.Fields == nil {
 		return b.fail("customFields", cf.pos, fmt.Errorf("custom fields need a field resolver (none configured)"))
 	}
-	model := CustomFieldModel(s.Op)
+	model := CustomFieldModel(opID)
 	loc := b.env.Connection.LocationID
 	fields, err := b.env.Fields.Fields(ctx, loc, model)
 	if err != nil {
 		// Not an EvalError: the lookup failed, not the data; the engine
 		// classifies (and may retry) the resolver's error itself.
-		return fmt.Errorf("%s: step %q: listing %s custom fields of location %s: %w", cf.pos, s.ID, model, loc, err)
+		return fmt.Errorf("%s: step %q: listing %s custom fields of location %s: %w", cf.pos, b.step, model, loc, err)
 	}
 	var items []any
 	for _, t := range todo {

@@ -58,6 +58,10 @@ type Env struct {
 	// PhoneRegion is the default region for phone() when the connection
 	// has none; "" = US.
 	PhoneRegion string
+	// Keys answers mapped(key) in expressions: the GoHighLevel id a keyed
+	// step stored for key (in the connection's location), "" when none.
+	// nil makes mapped() return nil.
+	Keys KeyLookup
 
 	steps   map[string]any
 	payload map[string]any // normalised copy of Event.Payload
@@ -149,9 +153,42 @@ func (e *Env) view(flowName string) *exprEnv {
 		Connection: connectionEnv{Name: e.Connection.Name, LocationID: e.Connection.LocationID,
 			CompanyID: e.Connection.CompanyID, Timezone: e.Connection.Timezone,
 			PhoneRegion: cmp.Or(e.Connection.PhoneRegion, e.PhoneRegion, DefaultPhoneRegion)},
-		Env: vars,
-		Now: now,
+		Env:    vars,
+		Now:    now,
+		Mapped: e.mapped,
 	}
+}
+
+// KeyLookup returns the GoHighLevel id stored for an external key, "" when
+// the key is not mapped. Its errors are the store's (see LookupError).
+type KeyLookup func(key string) (string, error)
+
+// LookupError is a failure of Env.Keys while evaluating mapped(): the
+// database, not the flow's data, so the step is worth trying again.
+type LookupError struct{ Err error }
+
+func (e *LookupError) Error() string { return "mapped(): " + e.Err.Error() }
+func (e *LookupError) Unwrap() error { return e.Err }
+
+func (e *Env) mapped(key any) any {
+	if key == nil || e.Keys == nil {
+		return nil
+	}
+	k, err := toString(normalizeOut(key))
+	if err != nil {
+		panic(fmt.Errorf("mapped(): the key must be text: %w", err))
+	}
+	if strings.TrimSpace(k) == "" {
+		return nil
+	}
+	id, err := e.Keys(k)
+	if err != nil {
+		panic(&LookupError{Err: err})
+	}
+	if id == "" {
+		return nil
+	}
+	return id
 }
 
 // normalizeIn makes decoded JSON easy to compute with: json.Number becomes
@@ -263,6 +300,10 @@ type Request struct {
 
 	// HTTP is set for an http step instead of Path, Query and Body.
 	HTTP *HTTPRequest `json:"http,omitempty"`
+
+	// Key is the evaluated key of a keyed step, set by the engine for run
+	// records.
+	Key string `json:"key,omitempty"`
 }
 
 // HTTPRequest is the outbound request of an http step.
@@ -571,15 +612,19 @@ func addQuery(q url.Values, k string, v any) error {
 // tags moves the tags of contacts.upsert/update out of the body into
 // AddTags, unless the step asked to replace all tags.
 func (b *builder) tags(s *Step, req *Request, vals map[string]any) error {
+	return b.tagsFor(s.Operation, s.With, s.ReplaceTags, req, vals)
+}
+
+func (b *builder) tagsFor(op *catalog.Operation, m *Mapping, replace bool, req *Request, vals map[string]any) error {
 	raw, mapped := vals["tags"]
-	if !mapped || s.Operation == nil || !s.Operation.HasBodyField("tags") {
+	if !mapped || op == nil || !op.HasBodyField("tags") {
 		return nil
 	}
 	tags, err := tagList(raw)
 	if err != nil {
-		return b.fail("with.tags", s.With.Pos("tags"), err)
+		return b.fail("with.tags", m.Pos("tags"), err)
 	}
-	if s.ReplaceTags {
+	if replace {
 		if len(tags) > 0 || b.cleared("tags") {
 			if req.Body == nil {
 				req.Body = map[string]any{}
@@ -588,7 +633,7 @@ func (b *builder) tags(s *Step, req *Request, vals map[string]any) error {
 		}
 		return nil
 	}
-	if slices.Contains(tagOps, s.Op) {
+	if slices.Contains(tagOps, op.ID) {
 		delete(req.Body, "tags")
 		if len(req.Body) == 0 {
 			req.Body = nil

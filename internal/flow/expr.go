@@ -31,6 +31,9 @@ type exprEnv struct {
 	Connection connectionEnv  `expr:"connection"`
 	Env        map[string]any `expr:"env"` // any, so a missing variable is nil and ?? works
 	Now        time.Time      `expr:"now"`
+	// Mapped is mapped(key): the GoHighLevel id a keyed step stored for
+	// key in this connection's location, or nil.
+	Mapped func(key any) any `expr:"mapped"`
 }
 
 type metaEnv struct {
@@ -51,7 +54,7 @@ type connectionEnv struct {
 }
 
 // Top-level names an expression may use.
-var envNames = []string{"event", "meta", "steps", "connection", "env", "now"}
+var envNames = []string{"event", "meta", "steps", "connection", "env", "now", "mapped"}
 
 // compiled is one expression compiled at load time.
 type compiled struct {
@@ -301,11 +304,19 @@ func (c *compiled) resultKind() reflect.Kind {
 func (c *compiled) run(env *exprEnv) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			if le, ok := r.(*LookupError); ok {
+				v, err = nil, fmt.Errorf("expression %q: %w", c.src, le)
+				return
+			}
 			v, err = nil, fmt.Errorf("expression %q: %v", c.src, r)
 		}
 	}()
 	out, err := expr.Run(c.prog, env)
 	if err != nil {
+		var le *LookupError
+		if errors.As(err, &le) {
+			return nil, fmt.Errorf("expression %q: %w", c.src, le)
+		}
 		var fe *file.Error
 		if errors.As(err, &fe) {
 			msg := fe.Message

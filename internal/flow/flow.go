@@ -154,6 +154,14 @@ type Step struct {
 	Operation *catalog.Operation
 	// When is the source of the condition ("" = always run).
 	When string
+	// Key, when set, is the source of the step's external key ("apt:{{
+	// event.data.id }}"): the step creates its object once per key value
+	// and the engine remembers the object's id; when the key is known
+	// again, Update (if any) changes that object instead, else the object
+	// is reused. See Keyed, KeyFor and UpdateRequest.
+	Key       string
+	Update    *StepUpdate
+	OnMissing OnMissing
 	// With maps the operation's parameters and body fields.
 	With        *Mapping
 	ClearEmpty  []string
@@ -163,6 +171,7 @@ type Step struct {
 
 	flow string
 	when *compiled
+	key  *vnode
 }
 
 func hashBytes(b []byte) string {

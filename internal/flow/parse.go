@@ -28,7 +28,9 @@ var (
 	flowKeys    = []string{"name", "connection", "description", "trigger", "steps"}
 	triggerKeys = []string{"webhook", "poll"}
 	pollKeys    = []string{"op", "every", "params", "updated", "max_pages"}
-	stepKeys    = []string{"id", "name", "op", "when", "with", "clear_empty", "replace_tags", "on_error"}
+	stepKeys    = []string{"id", "name", "op", "when", "key", "update", "on_missing", "with", "clear_empty", "replace_tags", "on_error"}
+	updateKeys  = []string{"op", "id_param"}
+	onMissings  = []string{string(OnMissingFail), string(OnMissingCreate), string(OnMissingSkip)}
 	httpKeys    = []string{"method", "url", "headers", "query", "body"}
 	onErrors    = []string{string(OnErrorFail), string(OnErrorContinue), string(OnErrorSkip)}
 
@@ -546,6 +548,9 @@ func (s *Step) exprs() []*compiled {
 	if s.when != nil {
 		out = append(out, s.when)
 	}
+	if s.key != nil {
+		s.key.exprs(func(c *compiled) { out = append(out, c) })
+	}
 	return append(out, s.With.allExprs()...)
 }
 
@@ -618,6 +623,7 @@ func (p *parser) step(n *yaml.Node, index int, flowName string) *Step {
 		p.checkParams(s.With, s.Operation, false, "with")
 		p.checkCustomFields(s)
 	}
+	p.keyed(s, n, keys)
 	return s
 }
 

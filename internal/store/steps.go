@@ -87,7 +87,7 @@ func (q queries) BeginStep(ctx context.Context, s *Step) error {
 	_, err := q.exec(ctx, `INSERT INTO steps (run_id, step_id, idx, op, status, attempts, request, started_at)
 		VALUES (?, ?, ?, ?, ?, 1, ?, ?)
 		ON CONFLICT (run_id, step_id) DO UPDATE SET
-			status = excluded.status, attempts = steps.attempts + 1, request = excluded.request,
+			op = excluded.op, status = excluded.status, attempts = steps.attempts + 1, request = excluded.request,
 			started_at = excluded.started_at, finished_at = NULL, error = ''`,
 		s.RunID, s.StepID, s.Index, s.Op, StepSending, s.Request, micros(s.StartedAt))
 	if err != nil {
@@ -110,7 +110,7 @@ func (q queries) SaveStep(ctx context.Context, s *Step) error {
 			http_status, request, response, result, error, started_at, finished_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, step_id) DO UPDATE SET
-			status = excluded.status, outcome_unknown = excluded.outcome_unknown OR steps.outcome_unknown,
+			op = excluded.op, status = excluded.status, outcome_unknown = excluded.outcome_unknown OR steps.outcome_unknown,
 			attempts = CASE WHEN excluded.attempts > steps.attempts THEN excluded.attempts ELSE steps.attempts END,
 			started_at = COALESCE(excluded.started_at, steps.started_at),
 			reconciled = excluded.reconciled, http_status = excluded.http_status,
