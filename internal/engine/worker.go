@@ -465,6 +465,11 @@ func classify(err error, class catalog.Idempotency) *stepFailure {
 		val   *ghl.ValidationError
 	)
 	switch {
+	case errors.Is(err, ErrConnectionUnavailable):
+		// Before the API error: a 401 whose token refresh found the
+		// connection needs re-authorisation wraps both, and the run must
+		// wait for an operator, not fail.
+		return snooze(5*time.Minute, err)
 	case errors.As(err, &daily):
 		return snooze(max(time.Until(daily.ResetAt), time.Minute), err)
 	case errors.As(err, &api):
@@ -480,8 +485,6 @@ func classify(err error, class catalog.Idempotency) *stepFailure {
 		return permanent(err)
 	case errors.As(err, new(permanentErr)):
 		return permanent(err)
-	case errors.Is(err, ErrConnectionUnavailable):
-		return snooze(5*time.Minute, err)
 	}
 	// Outcome unknown, network errors, database errors: try again later.
 	return transient(err)
