@@ -161,6 +161,22 @@ func TestDashboard(t *testing.T) {
 	noSecrets(t, ctx, "/runs/"+contact.ID)
 	Screenshot(t, ctx, "run")
 
+	// Its replay button works from the browser (a same-origin form post,
+	// which the cross-origin protection lets through) and leads to the new
+	// run, which links back.
+	click(t, ctx, `form[action="/runs/`+contact.ID+`/replay"] button`)
+	loc := run(t, ctx, chromedp.Location())
+	replayID := strings.TrimPrefix(mustPath(t, loc), "/runs/")
+	if replayID == contact.ID || !strings.HasPrefix(replayID, "run_") {
+		t.Fatalf("after Replay the browser is at %s", loc)
+	}
+	if back := run(t, ctx, chromedp.Text(chromedp.CSS(`a[href="/runs/`+contact.ID+`"]`))); back != contact.ID {
+		t.Errorf("the replay's page links to %q, want the original run %s", back, contact.ID)
+	}
+	if r, err := s.client.WaitRun(ctx, replayID); err != nil || r.Status != "succeeded" || r.ReplayOf != contact.ID {
+		t.Errorf("replay run %s: %+v, %v", replayID, r, err)
+	}
+
 	// The failed run, found through the dashboard's "failed" filter, shows
 	// GoHighLevel's error message.
 	if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(s.web.URL+"/")); err != nil {
@@ -220,7 +236,7 @@ func openRun(t *testing.T, ctx context.Context, id string) {
 	t.Helper()
 	click(t, ctx, `a[href="/runs/`+id+`"]`)
 	loc := run(t, ctx, chromedp.Location())
-	if u, err := url.Parse(loc); err != nil || u.Path != "/runs/"+id {
+	if mustPath(t, loc) != "/runs/"+id {
 		t.Fatalf("after clicking run %s the browser is at %s", id, loc)
 	}
 	h1 := run(t, ctx, chromedp.Text(chromedp.CSS("h1")))
@@ -265,4 +281,14 @@ func noSecrets(t *testing.T, ctx context.Context, page string) {
 			t.Errorf("page %s shows %q", page, secret)
 		}
 	}
+}
+
+// mustPath returns the path of a URL.
+func mustPath(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Path
 }
