@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/term"
 
 	"github.com/ghlsync/ghlsync/internal/auth"
@@ -685,9 +686,13 @@ func newAuthSecretCmd(g *authGlobals) *cobra.Command {
 // auth.Manager, as the engine's Connections. A flow without connection:
 // uses auth.DefaultConnection.
 type authConnections struct {
-	m  *auth.Manager
-	mu sync.Mutex
-	tz map[string]authTZ // by connection + location
+	m   *auth.Manager
+	log *slog.Logger
+	mu  sync.Mutex
+	tz  map[string]authTZ // by connection + location
+	sf  singleflight.Group
+	// noScope marks the locations whose missing scope was reported.
+	noScope map[string]bool
 }
 
 type authTZ struct {
@@ -695,8 +700,8 @@ type authTZ struct {
 	retryAt time.Time // zero once known
 }
 
-func newAuthConnections(m *auth.Manager) *authConnections {
-	return &authConnections{m: m, tz: map[string]authTZ{}}
+func newAuthConnections(m *auth.Manager, log *slog.Logger) *authConnections {
+	return &authConnections{m: m, log: log, tz: map[string]authTZ{}, noScope: map[string]bool{}}
 }
 
 // Client returns the connection's client; a connection that needs a person
@@ -714,7 +719,9 @@ func (a *authConnections) Client(ctx context.Context, name string) (*ghl.Client,
 }
 
 // timezone reads a location's zone once (locations.get); a failure is
-// retried after five minutes and reads as "" (UTC) meanwhile.
+// retried after five minutes and reads as "" (UTC) meanwhile. A connection
+// known to lack locations.readonly is not asked: GoHighLevel would answer
+// 401, and the client would spend a token refresh on it.
 func (a *authConnections) timezone(ctx context.Context, name string, c *ghl.Client, info auth.ConnInfo) string {
 	if info.LocationID == "" {
 		return ""
@@ -726,6 +733,24 @@ func (a *authConnections) timezone(ctx context.Context, name string, c *ghl.Clie
 	if ok && (cached.retryAt.IsZero() || time.Now().Before(cached.retryAt)) {
 		return cached.zone
 	}
+	if info.ScopesKnown && !slices.Contains(info.Scopes, "locations.readonly") {
+		a.mu.Lock()
+		warned := a.noScope[key]
+		a.noScope[key] = true
+		a.mu.Unlock()
+		if warned {
+			return ""
+		}
+		a.log.Warn("connection lacks locations.readonly, so its location's time zone cannot be read; flows use UTC for its dates",
+			"connection", name, "location", info.LocationID)
+		return ""
+	}
+	// Runs starting together share one lookup.
+	zone, _, _ := a.sf.Do(key, func() (any, error) { return a.lookupTimezone(ctx, key, c, info), nil })
+	return zone.(string)
+}
+
+func (a *authConnections) lookupTimezone(ctx context.Context, key string, c *ghl.Client, info auth.ConnInfo) string {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var body struct {
@@ -783,7 +808,7 @@ func authForServe(ctx context.Context, st *store.Store, dbPath, keyFile string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return m, newAuthConnections(m), nil
+	return m, newAuthConnections(m, log), nil
 }
 
 // authCheckFlows moves every flow whose connection lacks a scope it needs
