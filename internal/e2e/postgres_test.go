@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -142,5 +144,114 @@ func TestPostgresThreeServersExactlyOnce(t *testing.T) {
 	if len(polledNotes) != len(newContacts) {
 		t.Errorf("poll notes on %d contacts, want %d (the baseline's contacts run never)", len(polledNotes), len(newContacts))
 	}
+	stopAll(t, servers)
+}
+
+// connStatus reads a stored connection's status and expiry.
+func connStatus(t *testing.T, db *pgxpool.Pool, name string) (status, reason string, expires time.Time, gen int64) {
+	t.Helper()
+	var micros int64
+	err := db.QueryRow(context.Background(),
+		`SELECT status, status_reason, coalesce(expires_at, 0), generation FROM ghl_connections WHERE name = $1`, name).
+		Scan(&status, &reason, &micros, &gen)
+	if err != nil {
+		t.Fatalf("connection %s: %v", name, err)
+	}
+	return status, reason, time.UnixMicro(micros), gen
+}
+
+func TestPostgresOAuthRefreshOnceAcrossServers(t *testing.T) {
+	dbURL, db := pgSchema(t)
+	const ttl = 8 * time.Second
+	sb := start(t, "sandbox", "/_sandbox/", nil, "sandbox", "--quiet", "--no-rate-limit", "--token-ttl", ttl.String())
+	reqs := newReqLog(t, sb.URL)
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	env := []string{"GHLSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key[:])}
+
+	// One OAuth connection, stored by `ghlsync auth login`.
+	out := oauthLogin(t, sb.URL, dbURL, "testdata/oauth", "default", env)
+	if !strings.Contains(out, "Connected \"default\"") {
+		t.Fatalf("auth login:\n%s", out)
+	}
+	_, _, expires, _ := connStatus(t, db, "default")
+	reqs.read()
+	if n := reqs.count(isTokenCall); n != 1 {
+		t.Fatalf("%d token calls for the login, want 1 (the code exchange)", n)
+	}
+	loginCalls := len(reqs.all)
+
+	c := &cluster{t: t, sandbox: sb, dbURL: dbURL, db: db, flows: "testdata/oauth", env: env}
+	servers := c.startN(3)
+	// Let the access token expire.
+	time.Sleep(time.Until(expires) + 200*time.Millisecond)
+
+	// 20 runs at once, spread over the three servers.
+	ids := seq(0, 20)
+	for _, d := range postSpread(servers, ids, 1, len(ids)) {
+		if d.err != nil || d.status != 202 {
+			t.Fatalf("event %d: %d %v %v", d.event, d.status, d.body, d.err)
+		}
+	}
+	waitSucceeded(t, db, "three", len(ids), 30*time.Second)
+	reqs.read()
+	after := reqs.all[loginCalls:]
+	tokenCalls, unauthorized := 0, 0
+	for _, r := range after {
+		if isTokenCall(r) {
+			tokenCalls++
+			if r.Status != 200 {
+				t.Errorf("token call answered %d", r.Status)
+			}
+		} else if r.Status == 401 {
+			unauthorized++
+			t.Errorf("%s %s answered 401", r.Method, r.Path)
+		}
+	}
+	if tokenCalls != 1 {
+		t.Errorf("%d token calls for 20 runs on 3 servers with an expired token, want exactly 1", tokenCalls)
+	}
+	if unauthorized != 0 {
+		t.Errorf("%d API calls answered 401: an expired token was sent", unauthorized)
+	}
+	checkExactlyOnce(t, readSandbox(t, sb.URL), ids)
+	status, reason, _, gen := connStatus(t, db, "default")
+	if status != "active" || gen != 2 {
+		t.Errorf("connection: %s (%s), generation %d; want active, generation 2 (one refresh)", status, reason, gen)
+	}
+
+	// Restart every server and let the new access token expire too: the
+	// one refresh the restarted servers make presents the new refresh token
+	// (the spent one would get invalid_grant, and the connection would need
+	// authorising again).
+	stopAll(t, servers)
+	_, _, expires, _ = connStatus(t, db, "default")
+	mark := len(reqs.all)
+	servers = c.startN(3)
+	time.Sleep(time.Until(expires) + 200*time.Millisecond)
+	more := seq(20, 40)
+	for _, d := range postSpread(servers, more, 1, len(more)) {
+		if d.err != nil || d.status != 202 {
+			t.Fatalf("event %d: %d %v %v", d.event, d.status, d.body, d.err)
+		}
+	}
+	waitSucceeded(t, db, "three", len(ids)+len(more), 30*time.Second)
+	reqs.read()
+	tokenCalls = 0
+	for _, r := range reqs.all[mark:] {
+		if isTokenCall(r) {
+			tokenCalls++
+		}
+		if isTokenCall(r) && r.Status != 200 || r.Status == 401 {
+			t.Errorf("after the restart: %s %s answered %d", r.Method, r.Path, r.Status)
+		}
+	}
+	if tokenCalls != 1 {
+		t.Errorf("%d token calls after the restart, want 1", tokenCalls)
+	}
+	if status, reason, _, gen := connStatus(t, db, "default"); status != "active" || gen != 3 {
+		t.Errorf("connection after the restart: %s (%s), generation %d; want active, generation 3", status, reason, gen)
+	}
+	checkExactlyOnce(t, readSandbox(t, sb.URL), append(ids, more...))
 	stopAll(t, servers)
 }
