@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFlowsTestDryRunReportsUnevaluableSteps runs the documented
+// reproduction: in a dry run nothing is sent, so the steps reading the
+// contact's answer cannot be evaluated, and must say so rather than look
+// skipped.
+func TestFlowsTestDryRunReportsUnevaluableSteps(t *testing.T) {
+	t.Parallel()
+	out, _, err := run(t, "", "flows", "test", "../../examples/flows/notes-and-tasks.yaml",
+		"--event", "@../../testdata/events/notes-and-tasks.json", "--dry-run")
+	if err != nil {
+		t.Fatalf("flows test --dry-run: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"== note  contacts.createNote  not evaluable in a dry run: needs the answer of step contact",
+		"== task  contacts.createTask  not evaluable in a dry run: needs the answer of step contact",
+		`"path": "/contacts/upsert"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "skipped (when: is false)") || strings.Contains(out, "HTTP ") {
+		t.Errorf("dry run reported a skip or sent a write:\n%s", out)
+	}
+}
+
+// TestFlowsTestKeyedStep shows a keyed step's key and that, in one try, the
+// create is what runs.
+func TestFlowsTestKeyedStep(t *testing.T) {
+	t.Parallel()
+	out, _, err := run(t, "", "flows", "test", "../../examples/flows/sync-appointments.yaml",
+		"--event", "@../../testdata/events/sync-appointments.json")
+	if err != nil {
+		t.Fatalf("flows test: %v\n%s", err, out)
+	}
+	for _, want := range []string{"== appointment  calendars.createAppointment  HTTP 20", "key: apt:apt_5501"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
