@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -86,13 +87,17 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 	profile := t.TempDir()
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, Flags(profile)...)
+	var done atomic.Bool // no logging to t once it has ended
 	tctx, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
-		t.Logf("chromium: "+format, args...)
+		if !done.Load() {
+			t.Logf("chromium: "+format, args...)
+		}
 	}))
 	t.Cleanup(func() {
 		cancelTab()
 		cancelAlloc() // waits for the browser process to exit
 		cancelTimeout()
+		done.Store(true)
 	})
 	// Start the browser now, so a browser that cannot start says so here.
 	if err := chromedp.Do(tctx); err != nil {
