@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ghlsync/ghlsync/internal/flow"
+	"github.com/ghlsync/ghlsync/internal/source"
 )
 
 // flowsSubcommands holds the subcommands of `ghlsync flows` defined in
@@ -78,6 +79,9 @@ func validateFlows(w io.Writer, paths []string) error {
 				loaded.Flows = []*flow.Flow{f}
 			}
 		}
+		// A webhook source's options are checked as serve checks them
+		// (secret references are not resolved).
+		loaded.CheckSources(source.Check)
 		for _, file := range loaded.Files {
 			files++
 			errs := loaded.Errors.ForFile(file)

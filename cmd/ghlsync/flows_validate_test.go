@@ -30,7 +30,7 @@ func TestFlowsValidate(t *testing.T) {
 		}
 		return p
 	}
-	good := write("good.yaml", "trigger: {webhook: {source: generic, types: [contact.created]}}\n"+
+	good := write("good.yaml", "trigger: {webhook: {source: generic, secret: env:GHLSYNC_GENERIC_SECRET, types: [contact.created]}}\n"+
 		"steps:\n  - {id: a, op: contacts.upsert, with: {email: \"{{ event.email }}\"}}\n")
 	write("bad.yaml", "trigger: {webhook: {source: generic}}\nsteps:\n  - id: a\n    op: contacts.upsret\n")
 
@@ -86,5 +86,26 @@ func TestFlowsValidateExamples(t *testing.T) {
 	}
 	if n := strings.Count(out, ": OK ("); n < 3 {
 		t.Errorf("%d flows OK, want at least 3:\n%s", n, out)
+	}
+}
+
+// TestFlowsValidateChecksSourceOptions: a webhook source's options are
+// checked at load, with the place of the offending key.
+func TestFlowsValidateChecksSourceOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	body := "trigger:\n  webhook:\n    source: changetower\n    secret: env:CT\n    scheme: hmac\n    header: X-Sig\n    encoding: base32\n" +
+		"steps:\n  - {id: a, op: contacts.upsert, with: {email: a@example.com}}\n"
+	p := filepath.Join(dir, "ct.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runFlowsValidate(t, dir)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("error = %v, want exit code 1\n%s", err, out)
+	}
+	if want := p + `:7:5: webhook: source changetower: encoding: want hex or base64, got "base32"`; strings.TrimSpace(out) != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
 }

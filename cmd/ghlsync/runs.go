@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -61,6 +62,7 @@ func newRunsListCmd(o *runsOptions) *cobra.Command {
 	var (
 		flowName, status string
 		limit            int
+		captures         bool
 	)
 	cmd := &cobra.Command{
 		Use:     "list",
@@ -76,6 +78,9 @@ func newRunsListCmd(o *runsOptions) *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			if captures {
+				return listCaptures(cmd.OutOrStdout(), cmd.Context(), st, o, flowName, limit)
+			}
 			runs, err := st.ListRuns(cmd.Context(), store.RunFilter{Flow: flowName, Status: status, Limit: limit})
 			if err != nil {
 				return err
@@ -94,7 +99,33 @@ func newRunsListCmd(o *runsOptions) *cobra.Command {
 	cmd.Flags().StringVar(&flowName, "flow", "", "only runs of this flow")
 	cmd.Flags().StringVar(&status, "status", "", "only runs in this status ("+strings.Join(store.RunStatuses, ", ")+")")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many runs (up to 1000)")
+	cmd.Flags().BoolVar(&captures, "captures", false, "list the deliveries stored by capture-mode endpoints instead, with what their signature check found")
 	return cmd
+}
+
+func listCaptures(w io.Writer, ctx context.Context, st *store.Store, o *runsOptions, flowName string, limit int) error {
+	evs, err := st.ListEvents(ctx, store.EventFilter{Flow: flowName, CapturedOnly: true, Limit: limit})
+	if err != nil {
+		return err
+	}
+	red := redact.New(o.redactFields...)
+	views := make([]*engine.EventView, 0, len(evs))
+	for _, e := range evs {
+		views = append(views, engine.ViewEvent(e, red))
+	}
+	if o.output == "json" {
+		return printJSON(w, views)
+	}
+	if len(views) == 0 {
+		fmt.Fprintln(w, "no captured deliveries")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT\tFLOW\tRECEIVED\tSIZE\tSIGNATURE")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", v.ID, v.Flow, v.ReceivedAt.Local().Format("2006-01-02 15:04:05"), v.Size, v.Signature())
+	}
+	return tw.Flush()
 }
 
 func validRunStatus(s string) bool {
@@ -130,15 +161,33 @@ func printRunTable(w io.Writer, runs []engine.RunView) {
 
 func newRunsShowCmd(o *runsOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "show RUN_ID",
-		Short: "Show a run: its trigger event and each step's request and response",
-		Args:  cobra.ExactArgs(1),
+		Use:   "show RUN_ID|EVENT_ID",
+		Short: "Show a run (its trigger event and each step's request and response) or an event",
+		Long: "Show prints a run with its trigger event (and how the event's signature was verified)\n" +
+			"and each step's request and response. Given an event id (ev_...), such as a capture-mode\n" +
+			"sample listed by `runs list --captures`, it prints the event: headers, body and what the\n" +
+			"signature check found.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			if strings.HasPrefix(args[0], "ev_") {
+				ev, err := engine.EventDetailOf(cmd.Context(), st, redact.New(o.redactFields...), args[0])
+				if errors.Is(err, store.ErrNotFound) {
+					return &exitError{code: 1, err: fmt.Errorf("no event %s", args[0])}
+				}
+				if err != nil {
+					return err
+				}
+				if o.output == "json" {
+					return printJSON(cmd.OutOrStdout(), ev)
+				}
+				printEvent(cmd.OutOrStdout(), ev, true)
+				return nil
+			}
 			d, err := engine.RunDetailOf(cmd.Context(), st, redact.New(o.redactFields...), args[0])
 			if errors.Is(err, store.ErrNotFound) {
 				return &exitError{code: 1, err: fmt.Errorf("no run %s", args[0])}
@@ -169,15 +218,8 @@ func printRunDetail(w io.Writer, d *engine.RunDetail) {
 		fmt.Fprintf(w, "  error     %s\n", r.Error)
 	}
 	if ev := d.Event; ev != nil {
-		fmt.Fprintf(w, "\nEvent %s from %s", ev.ID, ev.Source)
-		if ev.Type != "" {
-			fmt.Fprintf(w, " (%s)", ev.Type)
-		}
-		if ev.SourceEventID != "" {
-			fmt.Fprintf(w, ", source id %s", ev.SourceEventID)
-		}
-		fmt.Fprintf(w, ", received %s, %d bytes\n", ev.ReceivedAt.Local().Format(time.RFC3339), ev.Size)
-		fmt.Fprintln(w, indentJSON(ev.Payload, "  "))
+		fmt.Fprintln(w)
+		printEvent(w, ev, false)
 	}
 	fmt.Fprintln(w, "\nSteps")
 	if len(d.Steps) == 0 {
@@ -202,6 +244,38 @@ func printRunDetail(w io.Writer, d *engine.RunDetail) {
 			fmt.Fprintf(w, "  response:\n%s\n", indentJSON(s.Response, "    "))
 		}
 	}
+}
+
+// printEvent prints an event: where it came from, how its signature was
+// checked, (with headers) the headers kept, and its body.
+func printEvent(w io.Writer, ev *engine.EventView, headers bool) {
+	kind := "Event"
+	if ev.Captured {
+		kind = "Captured delivery"
+	}
+	fmt.Fprintf(w, "%s %s from %s", kind, ev.ID, ev.Source)
+	if ev.Type != "" {
+		fmt.Fprintf(w, " (%s)", ev.Type)
+	}
+	if ev.SourceEventID != "" {
+		fmt.Fprintf(w, ", source id %s", ev.SourceEventID)
+	}
+	fmt.Fprintf(w, ", flow %s, received %s, %d bytes\n", ev.Flow, ev.ReceivedAt.Local().Format(time.RFC3339), ev.Size)
+	if sig := ev.Signature(); sig != "" {
+		fmt.Fprintf(w, "  signature: %s\n", sig)
+	}
+	if headers && len(ev.Headers) > 0 {
+		names := make([]string, 0, len(ev.Headers))
+		for k := range ev.Headers {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		fmt.Fprintln(w, "  headers:")
+		for _, k := range names {
+			fmt.Fprintf(w, "    %s: %s\n", k, ev.Headers[k])
+		}
+	}
+	fmt.Fprintln(w, indentJSON(ev.Payload, "  "))
 }
 
 func indentJSON(raw json.RawMessage, prefix string) string {

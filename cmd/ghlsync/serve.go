@@ -49,6 +49,7 @@ type serveOptions struct {
 	redactFields    []string
 	maxBody         int64
 	rawLimit        int
+	keepCaptures    int
 	pollMaxPages    int
 	noClientLimit   bool
 	shutdownTimeout time.Duration
@@ -116,6 +117,7 @@ the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
 	f.StringSliceVar(&o.redactFields, "redact-fields", nil, "personal-data fields masked in run history, e.g. email,phone")
 	f.Int64Var(&o.maxBody, "max-body", source.MaxBodyBytes, "largest webhook body accepted, in bytes (larger: 413)")
 	f.IntVar(&o.rawLimit, "raw-limit", engine.DefaultRawLimit, "raw bytes of each event kept in history")
+	f.IntVar(&o.keepCaptures, "keep-captures", engine.DefaultKeepCaptures, "deliveries kept per capture-mode endpoint (older ones are deleted)")
 	f.IntVar(&o.pollMaxPages, "poll-max-pages", engine.DefaultPollMaxPages, "pages a poll reads at most (a flow's max_pages wins)")
 	f.BoolVar(&o.noClientLimit, "no-client-rate-limit", false, "do not pace requests to GoHighLevel's 100/10s (for benchmarks against an unlimited sandbox)")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running steps may finish before they are cancelled")
@@ -265,6 +267,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("%w (set --flows to the folder of your flow files)", err)}
 	}
+	loaded.CheckSources(source.Check)
 	for _, p := range loaded.Errors {
 		log.Error("flow not loaded", "problem", p.Error())
 	}
@@ -300,7 +303,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 	eng, err := engine.New(engine.Config{
 		Store: st, Flows: loaded, Connections: conns, Logger: log, Workers: o.workers,
 		MaxAttempts: o.maxAttempts, JobTimeout: o.jobTimeout, Redactor: redact.New(o.redactFields...),
-		Retain: time.Duration(o.retain), RawLimit: o.rawLimit, PollMaxPages: o.pollMaxPages,
+		Retain: time.Duration(o.retain), RawLimit: o.rawLimit, PollMaxPages: o.pollMaxPages, KeepCaptures: o.keepCaptures,
 	})
 	if err != nil {
 		st.Close()

@@ -37,6 +37,7 @@ const (
 	DefaultPollMaxPages   = 5
 	DefaultSeenSetSize    = 2000
 	DefaultRetentionEvery = time.Hour
+	DefaultKeepCaptures   = 50
 )
 
 // Queue names.
@@ -73,6 +74,9 @@ type Config struct {
 	// RawLimit caps the raw bytes stored per event (default 256 KiB); the
 	// normalised payload is always stored in full.
 	RawLimit int
+	// KeepCaptures is how many capture-mode deliveries are kept per flow
+	// (default 50); older ones are deleted as new ones arrive.
+	KeepCaptures int
 	// PollMaxPages caps the pages a poll reads (default 5); a flow's
 	// max_pages wins.
 	PollMaxPages int
@@ -135,6 +139,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.RawLimit <= 0 {
 		cfg.RawLimit = DefaultRawLimit
+	}
+	if cfg.KeepCaptures <= 0 {
+		cfg.KeepCaptures = DefaultKeepCaptures
 	}
 	if cfg.PollMaxPages <= 0 {
 		cfg.PollMaxPages = DefaultPollMaxPages

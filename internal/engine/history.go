@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ghlsync/ghlsync/internal/engine/redact"
@@ -37,6 +39,40 @@ type EventView struct {
 	Payload       json.RawMessage   `json:"payload"`
 	OccurredAt    time.Time         `json:"occurredAt"`
 	ReceivedAt    time.Time         `json:"receivedAt"`
+	// Unsigned: the endpoint is configured unsigned, nothing was verified.
+	Unsigned bool `json:"unsigned,omitempty"`
+	// Captured: a capture-mode sample, stored for inspection; no run.
+	Captured     bool                `json:"captured,omitempty"`
+	Verification *store.Verification `json:"verification,omitempty"`
+}
+
+// Signature describes how the event was verified, for people: "unsigned
+// endpoint", "verified (hmac-sha256, secret #1)", plus the source's note.
+func (v *EventView) Signature() string {
+	var b strings.Builder
+	switch ver := v.Verification; {
+	case v.Unsigned:
+		b.WriteString("not verified: the endpoint is configured unsigned")
+	case ver == nil:
+		return ""
+	case ver.Verified:
+		b.WriteString("verified (" + ver.Scheme)
+		if ver.KeyIndex >= 0 {
+			fmt.Fprintf(&b, ", secret or key #%d", ver.KeyIndex+1)
+		}
+		b.WriteString(")")
+	case v.Captured:
+		b.WriteString("captured without a matching signature")
+		if ver.Scheme != "" {
+			b.WriteString(" (" + ver.Scheme + " checked)")
+		}
+	default:
+		b.WriteString("not verified (" + ver.Scheme + ")")
+	}
+	if v.Verification != nil && v.Verification.Detail != "" {
+		b.WriteString(": " + v.Verification.Detail)
+	}
+	return b.String()
 }
 
 // StepView is one step checkpoint with its redacted request and response.
@@ -85,7 +121,18 @@ func ViewRun(r *store.Run) RunView {
 func ViewEvent(e *store.Event, red *redact.Redactor) *EventView {
 	return &EventView{ID: e.ID, Flow: e.Flow, Source: e.Source, Type: e.Type, SourceEventID: e.SourceEventID,
 		BodyHash: e.BodyHash, Size: e.RawSize, Headers: red.Headers(e.Headers), Payload: jsonOrString(red.JSON(e.Payload)),
-		OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt}
+		OccurredAt: e.OccurredAt, ReceivedAt: e.ReceivedAt, Unsigned: e.Unsigned, Captured: e.Captured,
+		Verification: e.Verification}
+}
+
+// EventDetailOf loads one event, redacted for display (a capture-mode
+// sample, or the trigger of a run).
+func EventDetailOf(ctx context.Context, st *store.Store, red *redact.Redactor, eventID string) (*EventView, error) {
+	e, err := st.GetEvent(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return ViewEvent(e, red), nil
 }
 
 // ViewStep converts a step checkpoint. Records were redacted when written;

@@ -25,8 +25,14 @@ type Incoming struct {
 	Headers    map[string]string // already free of credentials; redacted again here
 	OccurredAt time.Time
 	// Capture stores the event for an operator to inspect and runs nothing
-	// (a source's capture mode).
+	// (a source's capture mode). Only the newest Config.KeepCaptures
+	// captures of a flow are kept.
 	Capture bool
+	// Unsigned says the flow's endpoint is configured unsigned: the
+	// delivery was taken without a signature check.
+	Unsigned bool
+	// Verification is how the source checked the delivery (nil for polls).
+	Verification *store.Verification
 }
 
 // Ingested says what Ingest did.
@@ -76,7 +82,11 @@ func (e *Engine) Ingest(ctx context.Context, in Incoming) (Ingested, error) {
 	err = e.st.InTx(ctx, func(tx *store.Tx) error {
 		if in.Capture {
 			_, id, err := tx.InsertEvent(ctx, ev)
+			if err != nil {
+				return err
+			}
 			out = Ingested{EventID: id}
+			_, err = tx.TrimCaptures(ctx, in.Flow, e.cfg.KeepCaptures)
 			return err
 		}
 		var err error
@@ -141,6 +151,13 @@ func (e *Engine) eventRow(in Incoming) (*store.Event, error) {
 		Headers:       e.red.Headers(in.Headers),
 		OccurredAt:    in.OccurredAt.UTC(),
 		ReceivedAt:    e.cfg.Now().UTC(),
+		Unsigned:      in.Unsigned,
+		Captured:      in.Capture,
+	}
+	if in.Verification != nil {
+		v := *in.Verification
+		v.Detail = e.red.Text(v.Detail)
+		ev.Verification = &v
 	}
 	if len(raw) <= e.cfg.RawLimit {
 		ev.Raw = raw

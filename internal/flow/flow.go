@@ -98,6 +98,8 @@ type WebhookTrigger struct {
 	// Config is every key of the webhook block as decoded YAML (source,
 	// types and secret included), handed to the source's constructor.
 	Config map[string]any
+	// KeyPos says where each key of Config is written.
+	KeyPos map[string]Position
 	Pos    Position
 }
 

@@ -398,6 +398,10 @@ func (p *parser) webhook(n *yaml.Node) *WebhookTrigger {
 	if err := n.Decode(&w.Config); err != nil {
 		p.errorf(n, "webhook: %v", err)
 	}
+	w.KeyPos = make(map[string]Position, len(keys))
+	for k, kv := range keys {
+		w.KeyPos[k] = p.pos(kv.key)
+	}
 	if s, ok := keys["source"]; ok {
 		if v, ok := p.str(s.val, "source"); ok {
 			w.Source = v

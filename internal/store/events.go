@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -28,6 +29,27 @@ type Event struct {
 	Headers       map[string]string
 	OccurredAt    time.Time
 	ReceivedAt    time.Time
+	// Unsigned is true when the flow's endpoint is configured unsigned and
+	// the delivery was taken without a signature check.
+	Unsigned bool
+	// Captured marks a capture-mode delivery: stored for inspection, no run.
+	Captured bool
+	// Verification is how the source checked the delivery (nil when not
+	// recorded, e.g. for polled items).
+	Verification *Verification
+}
+
+// Verification records a source's signature check of one delivery.
+type Verification struct {
+	// Scheme is the scheme checked ("standard-webhooks", "hmac-sha256",
+	// "ed25519", "rsa-sha256", "none").
+	Scheme   string `json:"scheme,omitempty"`
+	Verified bool   `json:"verified"`
+	// KeyIndex is the matching secret or key (0-based), -1 when none.
+	KeyIndex int `json:"keyIndex"`
+	// Detail is the source's note: for a capture, which scheme the sample
+	// matches. It never holds a secret.
+	Detail string `json:"detail,omitempty"`
 }
 
 // HashBody returns the hex sha256 used as BodyHash.
@@ -68,12 +90,21 @@ func (q queries) InsertEvent(ctx context.Context, e *Event) (inserted bool, id s
 	if err != nil {
 		return false, "", fmt.Errorf("event headers: %w", err)
 	}
+	ver := ""
+	if e.Verification != nil {
+		b, err := json.Marshal(e.Verification)
+		if err != nil {
+			return false, "", fmt.Errorf("event verification: %w", err)
+		}
+		ver = string(b)
+	}
 	res, err := q.exec(ctx, `INSERT INTO events
-		(id, flow, source, type, source_event_id, body_hash, dedupe_key, payload, raw, raw_size, headers, occurred_at, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(id, flow, source, type, source_event_id, body_hash, dedupe_key, payload, raw, raw_size, headers, occurred_at, received_at,
+		 unsigned, captured, verification)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (flow, dedupe_key) DO NOTHING`,
 		e.ID, e.Flow, e.Source, e.Type, e.SourceEventID, e.BodyHash, e.DedupeKey(), string(e.Payload),
-		e.Raw, e.RawSize, string(hdr), micros(e.OccurredAt), micros(e.ReceivedAt))
+		e.Raw, e.RawSize, string(hdr), micros(e.OccurredAt), micros(e.ReceivedAt), e.Unsigned, e.Captured, ver)
 	if err != nil {
 		return false, "", fmt.Errorf("insert event: %w", err)
 	}
@@ -91,7 +122,8 @@ func (q queries) InsertEvent(ctx context.Context, e *Event) (inserted bool, id s
 	return false, id, nil
 }
 
-const eventColumns = `id, flow, source, type, source_event_id, body_hash, payload, raw, raw_size, headers, occurred_at, received_at`
+const eventColumns = `id, flow, source, type, source_event_id, body_hash, payload, raw, raw_size, headers, occurred_at, received_at,
+	unsigned, captured, verification`
 
 func scanEvent(sc interface{ Scan(...any) error }) (*Event, error) {
 	var (
@@ -100,10 +132,17 @@ func scanEvent(sc interface{ Scan(...any) error }) (*Event, error) {
 		headers  string
 		occurred int64
 		received int64
+		ver      string
 	)
 	if err := sc.Scan(&e.ID, &e.Flow, &e.Source, &e.Type, &e.SourceEventID, &e.BodyHash, &payload, &e.Raw,
-		&e.RawSize, &headers, &occurred, &received); err != nil {
+		&e.RawSize, &headers, &occurred, &received, &e.Unsigned, &e.Captured, &ver); err != nil {
 		return nil, err
+	}
+	if ver != "" {
+		e.Verification = &Verification{}
+		if err := json.Unmarshal([]byte(ver), e.Verification); err != nil {
+			return nil, fmt.Errorf("event %s verification: %w", e.ID, err)
+		}
 	}
 	e.Payload = []byte(payload)
 	if headers != "" {
@@ -148,4 +187,59 @@ func nonNilMap(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// EventFilter selects events for ListEvents.
+type EventFilter struct {
+	Flow string // "" = every flow
+	// CapturedOnly keeps capture-mode samples only.
+	CapturedOnly bool
+	Limit        int // default 50, at most 1000
+}
+
+// ListEvents returns events newest first.
+func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]*Event, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	where, args := []string{"1 = 1"}, []any{}
+	if f.Flow != "" {
+		where, args = append(where, "flow = ?"), append(args, f.Flow)
+	}
+	if f.CapturedOnly {
+		where, args = append(where, "captured = ?"), append(args, true)
+	}
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT `+eventColumns+` FROM events WHERE %s ORDER BY received_at DESC, id DESC LIMIT %d`,
+		strings.Join(where, " AND "), limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// TrimCaptures keeps the newest keep capture-mode samples of a flow and
+// deletes the older ones; it returns how many were deleted.
+func (q queries) TrimCaptures(ctx context.Context, flow string, keep int) (int, error) {
+	if keep < 0 {
+		keep = 0
+	}
+	res, err := q.exec(ctx, fmt.Sprintf(`DELETE FROM events WHERE flow = ? AND captured = ? AND id NOT IN
+		(SELECT id FROM events WHERE flow = ? AND captured = ? ORDER BY received_at DESC, id DESC LIMIT %d)`, keep),
+		flow, true, flow, true)
+	if err != nil {
+		return 0, fmt.Errorf("trim captures of %s: %w", flow, err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -182,3 +182,42 @@ func ago(t time.Time) string {
 	}
 	return t.Format("2006-01-02 15:04")
 }
+
+func (s *Server) apiEvent(w http.ResponseWriter, r *http.Request) {
+	ev, err := engine.EventDetailOf(r.Context(), s.e.Store(), s.e.Redactor(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, ev)
+}
+
+// CapturesView is the answer of GET /api/captures.
+type CapturesView struct {
+	Captures []*engine.EventView `json:"captures"`
+}
+
+func (s *Server) listCaptures(r *http.Request, limit int) (CapturesView, error) {
+	evs, err := s.e.Store().ListEvents(r.Context(), store.EventFilter{Flow: r.URL.Query().Get("flow"), CapturedOnly: true, Limit: limit})
+	if err != nil {
+		return CapturesView{}, err
+	}
+	out := CapturesView{Captures: []*engine.EventView{}}
+	for _, e := range evs {
+		out.Captures = append(out.Captures, engine.ViewEvent(e, s.e.Redactor()))
+	}
+	return out, nil
+}
+
+func (s *Server) apiCaptures(w http.ResponseWriter, r *http.Request) {
+	v, err := s.listCaptures(r, 100)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

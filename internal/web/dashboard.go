@@ -49,6 +49,7 @@ type indexPage struct {
 	Queue           int
 	Flow, Status    string
 	Statuses        []string
+	Captures        CapturesView
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -69,6 +70,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.Queue, _ = s.e.Store().QueueDepth(ctx)
+	p.Captures, _ = s.listCaptures(r, 20)
 	s.render(w, "index.html", p)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/source"
+	"github.com/ghlsync/ghlsync/internal/store"
 )
 
 // Config configures a Server.
@@ -110,6 +111,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/flows", s.apiFlows)
 	m.HandleFunc("GET /api/runs", s.apiRuns)
 	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
+	m.HandleFunc("GET /api/events/{id}", s.apiEvent)
+	m.HandleFunc("GET /api/captures", s.apiCaptures)
 	// Replays change state: refuse them from other sites' pages.
 	cop := http.NewCrossOriginProtection()
 	m.Handle("POST /api/runs/{id}/replay", cop.Handler(http.HandlerFunc(s.apiReplay)))
@@ -184,9 +187,11 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	if ev.Unsigned {
 		s.log.Warn("accepted an unsigned delivery (the flow's webhook is configured unsigned)", "flow", name)
 	}
+	v := ev.Verification
 	res, err := s.e.Ingest(r.Context(), engine.Incoming{
 		Flow: name, Source: ent.src.Name(), ID: ev.ID, Type: ev.Type, Payload: ev.Payload,
-		Raw: ev.Raw, Headers: ev.Headers, OccurredAt: ev.OccurredAt, Capture: ev.Capture,
+		Raw: ev.Raw, Headers: ev.Headers, OccurredAt: ev.OccurredAt, Capture: ev.Capture, Unsigned: ev.Unsigned,
+		Verification: &store.Verification{Scheme: v.Scheme, Verified: v.Verified, KeyIndex: v.KeyIndex, Detail: v.Detail},
 	})
 	var se *engine.StorageError
 	switch {
