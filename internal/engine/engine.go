@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,8 @@ const (
 	DefaultPollMaxPages   = 5
 	DefaultSeenSetSize    = 2000
 	DefaultRetentionEvery = time.Hour
+	DefaultLivenessEvery  = time.Second
+	DefaultDeadGrace      = 10 * time.Second
 	DefaultKeepCaptures   = 50
 )
 
@@ -90,6 +93,13 @@ type Config struct {
 	// InsertOnly makes an engine that stores events and replays runs but
 	// executes nothing (for command-line tools beside a running server).
 	InsertOnly bool
+	// LivenessEvery is how often a server on Postgres checks its own
+	// liveness lock and the other servers' (default 1s); see liveness.go.
+	LivenessEvery time.Duration
+	// DeadProcessGrace is how long the liveness lock of a server that took
+	// running jobs must stay free before its jobs are requeued (default 10s,
+	// at least 3 × LivenessEvery).
+	DeadProcessGrace time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
@@ -106,6 +116,9 @@ type Engine struct {
 	reg     *prometheus.Registry
 	fields  *fieldCache
 	hc      *http.Client
+
+	processID string                   // River client id
+	live      atomic.Pointer[liveness] // Postgres only, while started
 
 	mu      sync.RWMutex
 	flows   map[string]*flow.Flow
@@ -158,6 +171,13 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LivenessEvery <= 0 {
+		cfg.LivenessEvery = DefaultLivenessEvery
+	}
+	if cfg.DeadProcessGrace <= 0 {
+		cfg.DeadProcessGrace = DefaultDeadGrace
+	}
+	cfg.DeadProcessGrace = max(cfg.DeadProcessGrace, 3*cfg.LivenessEvery)
 	e := &Engine{
 		cfg:    cfg,
 		st:     cfg.Store,
@@ -166,6 +186,7 @@ func New(cfg Config) (*Engine, error) {
 		fields: newFieldCache(5 * time.Minute),
 		hc:     cfg.HTTPClient,
 	}
+	e.processID = newProcessID()
 	if e.red == nil {
 		e.red = redact.New()
 	}
@@ -187,6 +208,7 @@ func New(cfg Config) (*Engine, error) {
 
 func (e *Engine) riverConfig() *river.Config {
 	rc := &river.Config{
+		ID:          e.processID,
 		Logger:      slog.New(quietHandler{e.log.Handler(), slog.LevelWarn}).With("component", "river"),
 		MaxAttempts: e.cfg.MaxAttempts,
 		RetryPolicy: backoff{},
@@ -194,7 +216,9 @@ func (e *Engine) riverConfig() *river.Config {
 		CompletedJobRetentionPeriod: time.Hour,
 		JobTimeout:                  e.cfg.JobTimeout,
 		// A job left running by a crashed process is retried after this;
-		// its steps' checkpoints make the retry safe.
+		// its steps' checkpoints make the retry safe. On Postgres the other
+		// servers take such jobs over much sooner (liveness.go); this stays
+		// as the backstop.
 		RescueStuckJobsAfter: e.cfg.JobTimeout + time.Minute,
 	}
 	if e.st.Dialect() == store.SQLite {
@@ -217,6 +241,9 @@ func (e *Engine) riverConfig() *river.Config {
 		QueueMaintenance: {MaxWorkers: 1},
 	}
 	rc.PeriodicJobs = e.periodicJobs()
+	if e.st.Dialect() == store.Postgres {
+		rc.Middleware = []rivertype.Middleware{&fence{e: e}}
+	}
 	return rc
 }
 
@@ -299,8 +326,17 @@ func (e *Engine) Start(ctx context.Context) error {
 	} else if n > 0 {
 		e.log.Warn("returned jobs interrupted by a previous crash to the queue; their steps resume from the last checkpoint", "jobs", n)
 	}
+	if e.st.Dialect() == store.Postgres {
+		l, err := e.startLiveness(ctx)
+		if err != nil {
+			unlock()
+			return fmt.Errorf("engine: %w", err)
+		}
+		e.live.Store(l)
+	}
 	// River's own context must outlive the caller's start-up context.
 	if err := e.river.Start(context.WithoutCancel(ctx)); err != nil {
+		e.closeLiveness()
 		unlock()
 		return fmt.Errorf("engine: start river: %w", err)
 	}
@@ -328,6 +364,8 @@ func (e *Engine) Stop(ctx context.Context) error {
 			unlock()
 		}
 	}()
+	// Released only once no job runs here any more.
+	defer e.closeLiveness()
 	err := e.river.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		e.log.Warn("runs still in progress at the stop deadline; cancelling them", "error", err)
@@ -340,6 +378,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.log.Info("engine stopped")
 	return nil
+}
+
+func (e *Engine) closeLiveness() {
+	if l := e.live.Swap(nil); l != nil {
+		l.close()
+	}
 }
 
 // River returns the River client, for tests and tools.
