@@ -300,6 +300,21 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 			callback = m.CallbackHandler()
 		}
 	}
+	// Custom fields are checked against each flow's location once the
+	// connections are known; a flow mapping a field the location lacks
+	// does not load.
+	logged := map[*flow.Error]bool{}
+	for _, p := range loaded.Errors {
+		logged[p] = true
+	}
+	for _, w := range engine.CheckCustomFields(ctx, loaded, conns) {
+		log.Warn("custom fields could not be checked; the flow stays loaded", "problem", w.Error())
+	}
+	for _, p := range loaded.Errors {
+		if !logged[p] {
+			log.Error("flow not loaded", "problem", p.Error())
+		}
+	}
 	eng, err := engine.New(engine.Config{
 		Store: st, Flows: loaded, Connections: conns, Logger: log, Workers: o.workers,
 		MaxAttempts: o.maxAttempts, JobTimeout: o.jobTimeout, Redactor: redact.New(o.redactFields...),

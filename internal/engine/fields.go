@@ -105,3 +105,59 @@ func listFields(ctx context.Context, c *ghl.Client, locationID, model string) ([
 	}
 	return out, nil
 }
+
+// CheckCustomFields resolves the custom fields each flow maps against its
+// connection's location, as a server does when it starts. A flow with a
+// problem (a field the location does not have, a literal value of the wrong
+// type) is moved from l.Flows to l.Errors with the place in its file. When
+// the fields cannot be listed (the connection, the network), the flow stays
+// loaded and the failure comes back as a warning: runs will tell if it
+// persists. Flows mapping no custom field cost no request.
+func CheckCustomFields(ctx context.Context, l *flow.Loaded, conns Connections) (warnings []error) {
+	if l == nil || conns == nil {
+		return nil
+	}
+	cache := newFieldCache(time.Minute)
+	kept := l.Flows[:0]
+	for _, f := range l.Flows {
+		if !mapsCustomFields(f) {
+			kept = append(kept, f)
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		problems, err := checkFlowFields(cctx, f, conns, cache)
+		cancel()
+		switch {
+		case err != nil:
+			warnings = append(warnings, fmt.Errorf("%s: flow %s: custom fields not checked: %w", f.File, f.Name, err))
+			kept = append(kept, f)
+		case len(problems) > 0:
+			l.Errors = append(l.Errors, problems...)
+		default:
+			kept = append(kept, f)
+		}
+	}
+	l.Flows = kept
+	l.Errors.Sort()
+	return warnings
+}
+
+func checkFlowFields(ctx context.Context, f *flow.Flow, conns Connections, cache *fieldCache) (flow.ErrorList, error) {
+	client, info, err := conns.Client(ctx, f.Connection)
+	if err != nil {
+		return nil, fmt.Errorf("connection %q: %w", f.Connection, err)
+	}
+	if info.LocationID == "" {
+		return nil, fmt.Errorf("connection %q has no location", f.Connection)
+	}
+	return f.CheckCustomFields(ctx, cache.resolver(client), info.LocationID)
+}
+
+func mapsCustomFields(f *flow.Flow) bool {
+	for _, s := range f.Steps {
+		if s.With.Has("customFields") {
+			return true
+		}
+	}
+	return false
+}
