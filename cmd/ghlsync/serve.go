@@ -56,6 +56,9 @@ type serveOptions struct {
 	logLevel        string
 	logFormat       string
 	config          string
+	adminToken      string
+	insecureNoAuth  bool
+	publicMetrics   bool
 
 	// Set by callers running the server in process.
 	connections engine.Connections
@@ -83,6 +86,10 @@ number of servers). Flows act through the connections stored with ` + "`ghlsync 
 redirect can point at /oauth/callback of this server). Alternatively every flow acts
 through one Private Integration Token: GHLSYNC_TOKEN (preferred over --token, which
 shows in the process list) with --location-id.
+
+On a loopback --addr (the default) the dashboard and API are open to local users. Any other
+address needs an admin token (GHLSYNC_ADMIN_TOKEN, or --admin-token), sent as
+Authorization: Bearer <token> or entered once at /login; /hooks and /healthz stay open.
 
 Every flag can also be set in the environment as GHLSYNC_<FLAG> (for example
 GHLSYNC_DATABASE_URL, GHLSYNC_REDACT_FIELDS=email,phone) or in a YAML config file
@@ -124,7 +131,42 @@ the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	f.StringVar(&o.config, "config", "", "YAML config file whose keys are flag names")
+	f.StringVar(&o.adminToken, "admin-token", "", "token required for the dashboard, the JSON API and replays (prefer GHLSYNC_ADMIN_TOKEN); required when --addr is not a loopback address")
+	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve the dashboard and API without a token on a non-loopback address (only behind your own authentication)")
+	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the admin token")
 	return cmd
+}
+
+// loopbackAddr reports whether a listen address accepts local connections
+// only: 127.0.0.0/8, ::1 or localhost. ":8080" and "0.0.0.0:8080" listen on
+// every interface.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkAccess refuses to expose the dashboard and API beyond this machine
+// without an admin token.
+func checkAccess(o *serveOptions) error {
+	switch {
+	case o.adminToken != "" && len(o.adminToken) < web.MinAdminToken:
+		return fmt.Errorf("--admin-token: the token must be at least %d characters long (for example: openssl rand -hex 24)", web.MinAdminToken)
+	case o.adminToken != "", loopbackAddr(o.addr):
+		return nil
+	case o.insecureNoAuth:
+		return nil
+	}
+	return fmt.Errorf("--addr %s is reachable from other machines: set an admin token for the dashboard and API "+
+		"(GHLSYNC_ADMIN_TOKEN, or --admin-token; for example: openssl rand -hex 24), "+
+		"or listen on a loopback address such as 127.0.0.1:8080, "+
+		"or pass --insecure-no-auth if something in front of ghlsync authenticates", o.addr)
 }
 
 // addDBFlags adds --db and --database-url.
@@ -250,6 +292,8 @@ type server struct {
 	errc    chan error
 	log     *slog.Logger
 	timeout time.Duration
+	// adminToken says the dashboard and API ask for a token.
+	adminToken bool
 }
 
 // startServer opens the database, loads the flows, starts the engine and
@@ -262,6 +306,12 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 	log, err := newLogger(logOut, o.logLevel, o.logFormat)
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
+	}
+	if err := checkAccess(o); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	if o.insecureNoAuth && o.adminToken == "" && !loopbackAddr(o.addr) {
+		log.Warn("the dashboard and JSON API are served without authentication on a non-loopback address (--insecure-no-auth)", "addr", o.addr)
 	}
 	loaded, err := flow.LoadDir(o.flowsDir)
 	if err != nil {
@@ -324,7 +374,8 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
-	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: secrets})
+	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: secrets,
+		AdminToken: o.adminToken, PublicMetrics: o.publicMetrics})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -346,7 +397,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		mux.Handle("/", ws)
 		handler = mux
 	}
-	s := &server{URL: "http://" + ln.Addr().String(), Engine: eng, Store: st, Web: ws, Flows: loaded, log: log,
+	s := &server{URL: "http://" + ln.Addr().String(), Engine: eng, Store: st, Web: ws, Flows: loaded, log: log, adminToken: o.adminToken != "",
 		timeout: o.shutdownTimeout, errc: make(chan error, 1),
 		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}}
@@ -388,6 +439,9 @@ func runServe(ctx context.Context, o *serveOptions, out io.Writer) error {
 
 func printServing(out io.Writer, s *server) {
 	fmt.Fprintf(out, "ghlsync serving on %s (dashboard: %s/)\n", s.URL, s.URL)
+	if s.adminToken {
+		fmt.Fprintln(out, "  the dashboard, /api and /metrics ask for the admin token; /hooks and /healthz are open")
+	}
 	for _, f := range s.Flows.Flows {
 		switch {
 		case f.Trigger.Webhook != nil:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -72,5 +73,81 @@ func TestServeChecksCustomFieldsAndSources(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cret-generic") {
 		t.Errorf("a secret reached the log:\n%s", out)
+	}
+}
+
+func TestServeRefusesAnOpenDashboardBeyondLoopback(t *testing.T) {
+	t.Parallel()
+	long := "0123456789abcdef0123"
+	for _, c := range []struct {
+		addr, token string
+		insecure    bool
+		ok          bool
+	}{
+		{"127.0.0.1:8080", "", false, true},
+		{"localhost:8080", "", false, true},
+		{"[::1]:8080", "", false, true},
+		{":8080", "", false, false},
+		{"0.0.0.0:8080", "", false, false},
+		{"192.168.1.5:8080", "", false, false},
+		{"ghlsync.internal:8080", "", false, false},
+		{"0.0.0.0:8080", long, false, true},
+		{"0.0.0.0:8080", "", true, true},
+		{"127.0.0.1:8080", "short", false, false}, // a token, when set, must be long enough
+	} {
+		err := checkAccess(&serveOptions{addr: c.addr, adminToken: c.token, insecureNoAuth: c.insecure})
+		if (err == nil) != c.ok {
+			t.Errorf("%s token=%q insecure=%v: %v", c.addr, c.token, c.insecure, err)
+		}
+	}
+	// serve itself refuses before listening, with exit status 2.
+	dir := t.TempDir()
+	writeFlows(t, dir, map[string]string{"good.yaml": goodFlow})
+	o := sandboxServeOptions(t, dir, &syncBuffer{})
+	o.addr = "0.0.0.0:0"
+	_, err := startServer(context.Background(), o)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "GHLSYNC_ADMIN_TOKEN") {
+		t.Errorf("non-loopback without a token: %v", err)
+	}
+}
+
+// TestServeWithAdminToken: a server with a token guards its API and keeps
+// webhooks and health open.
+func TestServeWithAdminToken(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFlows(t, dir, map[string]string{"good.yaml": goodFlow})
+	o := sandboxServeOptions(t, dir, &syncBuffer{})
+	o.adminToken = "serve-admin-token-0123456789"
+	s, err := startServer(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown()
+	get := func(path, token string) int {
+		req, _ := http.NewRequest("GET", s.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := get("/api/flows", ""); c != http.StatusUnauthorized {
+		t.Errorf("/api/flows without the token: %d", c)
+	}
+	if c := get("/api/flows", o.adminToken); c != http.StatusOK {
+		t.Errorf("/api/flows with the token: %d", c)
+	}
+	if c := get("/healthz", ""); c != http.StatusOK {
+		t.Errorf("/healthz: %d", c)
+	}
+	var out strings.Builder
+	printServing(&out, s)
+	if !strings.Contains(out.String(), "ask for the admin token") {
+		t.Errorf("serve banner: %s", out.String())
 	}
 }

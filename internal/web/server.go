@@ -42,6 +42,13 @@ type Config struct {
 	// RetryAfter is the Retry-After of a 429 when an event cannot be stored
 	// (default 5s).
 	RetryAfter time.Duration
+	// AdminToken, when set, is required (Authorization: Bearer, or the
+	// dashboard's sign-in cookie) for the dashboard, the JSON API, replays
+	// and /metrics. /hooks/*, /healthz and /login stay open. At least
+	// MinAdminToken characters.
+	AdminToken string
+	// PublicMetrics serves /metrics without the admin token.
+	PublicMetrics bool
 }
 
 // Server serves ghlsync's HTTP endpoints.
@@ -50,6 +57,7 @@ type Server struct {
 	e       *engine.Engine
 	log     *slog.Logger
 	mux     *http.ServeMux
+	auth    *adminAuth
 	mu      sync.RWMutex
 	sources map[string]sourceEntry
 }
@@ -78,7 +86,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = cfg.Engine.Gatherer()
 	}
-	s := &Server{cfg: cfg, e: cfg.Engine, log: cfg.Logger, sources: map[string]sourceEntry{}}
+	if cfg.AdminToken != "" && len(cfg.AdminToken) < MinAdminToken {
+		return nil, fmt.Errorf("web: the admin token must be at least %d characters long", MinAdminToken)
+	}
+	s := &Server{cfg: cfg, e: cfg.Engine, log: cfg.Logger, sources: map[string]sourceEntry{}, auth: newAdminAuth(cfg.AdminToken)}
 	for _, f := range cfg.Engine.Flows().Flows {
 		w := f.Trigger.Webhook
 		if w == nil {
@@ -103,22 +114,34 @@ func (s *Server) SourceError(flowName string) error {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
+	// Open: deliveries verify their own signatures; health checks carry
+	// nothing.
 	m.HandleFunc("POST /hooks/{flow}", s.hook)
 	m.HandleFunc("GET /healthz", s.healthz)
 	if s.cfg.Gatherer != nil {
-		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
+		metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
+		if !s.cfg.PublicMetrics {
+			metrics = s.protect(metrics, true)
+		}
+		m.Handle("GET /metrics", metrics)
 	}
-	m.HandleFunc("GET /api/flows", s.apiFlows)
-	m.HandleFunc("GET /api/runs", s.apiRuns)
-	m.HandleFunc("GET /api/runs/{id}", s.apiRun)
-	m.HandleFunc("GET /api/events/{id}", s.apiEvent)
-	m.HandleFunc("GET /api/captures", s.apiCaptures)
-	// Replays change state: refuse them from other sites' pages.
+	// The admin token guards the rest.
+	api := func(h http.HandlerFunc) http.Handler { return s.protect(h, true) }
+	page := func(h http.HandlerFunc) http.Handler { return s.protect(h, false) }
+	m.Handle("GET /api/flows", api(s.apiFlows))
+	m.Handle("GET /api/runs", api(s.apiRuns))
+	m.Handle("GET /api/runs/{id}", api(s.apiRun))
+	m.Handle("GET /api/events/{id}", api(s.apiEvent))
+	m.Handle("GET /api/captures", api(s.apiCaptures))
+	// Changes of state: refused from other sites' pages, too.
 	cop := http.NewCrossOriginProtection()
-	m.Handle("POST /api/runs/{id}/replay", cop.Handler(http.HandlerFunc(s.apiReplay)))
-	m.HandleFunc("GET /{$}", s.dashboard)
-	m.HandleFunc("GET /runs/{id}", s.runPage)
-	m.Handle("POST /runs/{id}/replay", cop.Handler(http.HandlerFunc(s.replayForm)))
+	m.Handle("POST /api/runs/{id}/replay", cop.Handler(api(s.apiReplay)))
+	m.Handle("GET /{$}", page(s.dashboard))
+	m.Handle("GET /runs/{id}", page(s.runPage))
+	m.Handle("POST /runs/{id}/replay", cop.Handler(page(s.replayForm)))
+	m.HandleFunc("GET /login", s.loginForm)
+	m.Handle("POST /login", cop.Handler(http.HandlerFunc(s.login)))
+	m.Handle("POST /logout", cop.Handler(http.HandlerFunc(s.logout)))
 	s.mux = m
 }
 
