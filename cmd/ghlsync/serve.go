@@ -9,15 +9,20 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ghlsync/ghlsync/internal/auth"
 	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/engine/redact"
 	"github.com/ghlsync/ghlsync/internal/flow"
@@ -287,13 +292,85 @@ type server struct {
 	Engine  *engine.Engine
 	Store   *store.Store
 	Web     *web.Server
-	Flows   *flow.Loaded
 	http    *http.Server
 	errc    chan error
 	log     *slog.Logger
 	timeout time.Duration
 	// adminToken says the dashboard and API ask for a token.
 	adminToken bool
+
+	// For reloads: where the flows are and what checks them.
+	flowsDir string
+	conns    engine.Connections
+	manager  *auth.Manager // nil with a single token
+	reloadMu sync.Mutex
+}
+
+// loadFlows reads the flows folder with the checks that need no
+// connection (files, expressions, source options) and logs the problems.
+func loadFlows(dir string, log *slog.Logger) (*flow.Loaded, error) {
+	loaded, err := flow.LoadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	loaded.CheckSources(source.Check)
+	for _, p := range loaded.Errors {
+		log.Error("flow not loaded", "problem", p.Error())
+	}
+	return loaded, nil
+}
+
+// checkFlows applies the checks that need the connections: scopes of stored
+// connections, and custom fields against each flow's location. A flow that
+// fails them does not load (logged with file:line); custom fields that
+// cannot be listed only warn.
+func (s *server) checkFlows(ctx context.Context, loaded *flow.Loaded) {
+	if s.manager != nil {
+		authCheckFlows(ctx, s.manager, loaded, s.log)
+	}
+	logged := map[*flow.Error]bool{}
+	for _, p := range loaded.Errors {
+		logged[p] = true
+	}
+	for _, w := range engine.CheckCustomFields(ctx, loaded, s.conns) {
+		s.log.Warn("custom fields could not be checked; the flow stays loaded", "problem", w.Error())
+	}
+	for _, p := range loaded.Errors {
+		if !logged[p] {
+			s.log.Error("flow not loaded", "problem", p.Error())
+		}
+	}
+}
+
+// reload reads the flows folder again and swaps in what loads, with every
+// check serve applies at start. A file with problems is reported, and the
+// flow it held before keeps running in its previous version; a removed file
+// stops its flow. When the folder cannot be read, nothing changes.
+func (s *server) reload(ctx context.Context) (web.ReloadResult, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.log.Info("reloading flows", "folder", s.flowsDir)
+	loaded, err := loadFlows(s.flowsDir, s.log)
+	if err != nil {
+		s.log.Error("flows not reloaded; the running ones stay", "error", err)
+		return web.ReloadResult{}, fmt.Errorf("reload: %w", err)
+	}
+	s.checkFlows(ctx, loaded)
+	kept := loaded.KeepPrevious(s.Engine.Flows())
+	for _, name := range kept {
+		s.log.Warn("flow file has problems; its previous version stays active", "flow", name)
+	}
+	s.Engine.SetFlows(loaded)
+	s.Web.ReloadSources()
+	res := web.ReloadResult{KeptPrevious: kept, Flows: []string{}}
+	for _, f := range loaded.Flows {
+		res.Flows = append(res.Flows, f.Name)
+	}
+	for _, p := range loaded.Errors {
+		res.Problems = append(res.Problems, web.FlowProblem{Where: p.Pos.String(), Message: p.Msg})
+	}
+	s.log.Info("flows reloaded", "flows", len(res.Flows), "problems", len(res.Problems), "kept_previous", len(kept))
+	return res, nil
 }
 
 // startServer opens the database, loads the flows, starts the engine and
@@ -313,13 +390,9 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 	if o.insecureNoAuth && o.adminToken == "" && !loopbackAddr(o.addr) {
 		log.Warn("the dashboard and JSON API are served without authentication on a non-loopback address (--insecure-no-auth)", "addr", o.addr)
 	}
-	loaded, err := flow.LoadDir(o.flowsDir)
+	loaded, err := loadFlows(o.flowsDir, log)
 	if err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("%w (set --flows to the folder of your flow files)", err)}
-	}
-	loaded.CheckSources(source.Check)
-	for _, p := range loaded.Errors {
-		log.Error("flow not loaded", "problem", p.Error())
 	}
 	st, err := store.Open(ctx, store.Options{Path: o.db, URL: o.databaseURL, Logger: log})
 	if err != nil {
@@ -327,7 +400,10 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 	}
 	conns := o.connections
 	secrets := o.secrets
-	var callback http.Handler
+	var (
+		callback http.Handler
+		manager  *auth.Manager
+	)
 	if conns == nil {
 		ghlCfg := ghl.Config{BaseURL: o.baseURL, Logger: log, UserAgent: "ghlsync/" + version,
 			Limiter: ghl.NewLimiter(ghl.LimiterOptions{Disabled: o.noClientLimit}),
@@ -342,29 +418,15 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 				st.Close()
 				return nil, fmt.Errorf("stored connections: %w (or set GHLSYNC_TOKEN to act through one Private Integration Token)", err)
 			}
-			authCheckFlows(ctx, m, loaded, log)
-			conns = ac
+			manager, conns = m, ac
 			if secrets == nil {
 				secrets = authSecretLookup(m)
 			}
 			callback = m.CallbackHandler()
 		}
 	}
-	// Custom fields are checked against each flow's location once the
-	// connections are known; a flow mapping a field the location lacks
-	// does not load.
-	logged := map[*flow.Error]bool{}
-	for _, p := range loaded.Errors {
-		logged[p] = true
-	}
-	for _, w := range engine.CheckCustomFields(ctx, loaded, conns) {
-		log.Warn("custom fields could not be checked; the flow stays loaded", "problem", w.Error())
-	}
-	for _, p := range loaded.Errors {
-		if !logged[p] {
-			log.Error("flow not loaded", "problem", p.Error())
-		}
-	}
+	s := &server{flowsDir: o.flowsDir, conns: conns, manager: manager, log: log}
+	s.checkFlows(ctx, loaded)
 	eng, err := engine.New(engine.Config{
 		Store: st, Flows: loaded, Connections: conns, Logger: log, Workers: o.workers,
 		MaxAttempts: o.maxAttempts, JobTimeout: o.jobTimeout, Redactor: redact.New(o.redactFields...),
@@ -374,8 +436,9 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
+	s.Engine = eng
 	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: secrets,
-		AdminToken: o.adminToken, PublicMetrics: o.publicMetrics})
+		AdminToken: o.adminToken, PublicMetrics: o.publicMetrics, Reload: s.reload})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -397,12 +460,15 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		mux.Handle("/", ws)
 		handler = mux
 	}
-	s := &server{URL: "http://" + ln.Addr().String(), Engine: eng, Store: st, Web: ws, Flows: loaded, log: log, adminToken: o.adminToken != "",
-		timeout: o.shutdownTimeout, errc: make(chan error, 1),
-		http: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}}
+	s.URL, s.Store, s.Web, s.adminToken = "http://"+ln.Addr().String(), st, ws, o.adminToken != ""
+	s.timeout, s.errc = o.shutdownTimeout, make(chan error, 1)
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() { s.errc <- s.http.Serve(ln) }()
 	log.Info("serving", "url", s.URL, "flows", len(loaded.Flows), "database", st.String())
+	if runtime.GOOS != "windows" {
+		log.Info("send SIGHUP (or POST /api/reload) to reload the flows folder")
+	}
 	return s, nil
 }
 
@@ -421,20 +487,32 @@ func (s *server) shutdown() error {
 }
 
 func runServe(ctx context.Context, o *serveOptions, out io.Writer) error {
+	// SIGHUP reloads the flows folder (listened for before the server
+	// answers, so a reload asked for once it is up is never lost).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := startServer(ctx, o)
 	if err != nil {
 		return err
 	}
 	printServing(out, s)
-	select {
-	case <-ctx.Done():
-	case err := <-s.errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.shutdown()
-			return fmt.Errorf("serve: %w", err)
+	for {
+		select {
+		case <-ctx.Done():
+			return s.shutdown()
+		case <-hup:
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			_, _ = s.reload(rctx) // logged
+			cancel()
+		case err := <-s.errc:
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.shutdown()
+				return fmt.Errorf("serve: %w", err)
+			}
+			return s.shutdown()
 		}
 	}
-	return s.shutdown()
 }
 
 func printServing(out io.Writer, s *server) {
@@ -442,7 +520,8 @@ func printServing(out io.Writer, s *server) {
 	if s.adminToken {
 		fmt.Fprintln(out, "  the dashboard, /api and /metrics ask for the admin token; /hooks and /healthz are open")
 	}
-	for _, f := range s.Flows.Flows {
+	loaded := s.Engine.Flows()
+	for _, f := range loaded.Flows {
 		switch {
 		case f.Trigger.Webhook != nil:
 			fmt.Fprintf(out, "  %-24s POST %s/hooks/%s (%s)\n", f.Name, s.URL, f.Name, f.Trigger.Webhook.Source)
@@ -453,7 +532,7 @@ func printServing(out io.Writer, s *server) {
 			fmt.Fprintf(out, "  %-24s polls %s every %s\n", f.Name, f.Trigger.Poll.Op, f.Trigger.Poll.Every)
 		}
 	}
-	if n := len(s.Flows.Errors); n > 0 {
+	if n := len(loaded.Errors); n > 0 {
 		fmt.Fprintf(out, "  %d problem(s) kept some flow files from loading; see the log or `ghlsync flows validate`\n", n)
 	}
 }

@@ -61,10 +61,7 @@ func (e *Engine) periodicJobs() []*river.PeriodicJob {
 		if f.Trigger.Poll == nil {
 			continue
 		}
-		name := f.Name
-		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(f.Trigger.Poll.Every),
-			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{Flow: name}, nil },
-			&river.PeriodicJobOpts{ID: "poll:" + name, RunOnStart: true}))
+		jobs = append(jobs, pollJob(f.Name, f.Trigger.Poll.Every))
 	}
 	if e.cfg.Retain > 0 {
 		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(e.cfg.RetentionEvery),
@@ -73,6 +70,15 @@ func (e *Engine) periodicJobs() []*river.PeriodicJob {
 	}
 	return jobs
 }
+
+// pollJob is the periodic job of one poll flow.
+func pollJob(name string, every time.Duration) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every),
+		func() (river.JobArgs, *river.InsertOpts) { return PollArgs{Flow: name}, nil },
+		&river.PeriodicJobOpts{ID: pollJobID(name), RunOnStart: true})
+}
+
+func pollJobID(name string) string { return "poll:" + name }
 
 type pollWorker struct {
 	river.WorkerDefaults[PollArgs]

@@ -221,3 +221,15 @@ func (s *Server) apiCaptures(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, v)
 }
+
+func (s *Server) apiReload(w http.ResponseWriter, r *http.Request) {
+	res, err := s.cfg.Reload(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if res.Flows == nil {
+		res.Flows = []string{}
+	}
+	writeJSON(w, http.StatusOK, res)
+}

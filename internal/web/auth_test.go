@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -160,5 +161,34 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestReloadEndpoint(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	calls := 0
+	s, err := New(Config{Engine: f.e, AdminToken: adminToken, Reload: func(context.Context) (ReloadResult, error) {
+		calls++
+		return ReloadResult{Flows: []string{"contacts"}, KeptPrevious: []string{"x"}}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv = newTestServer(t, s)
+	if a := f.do("POST", "/api/reload", nil, nil); a.status != http.StatusUnauthorized || calls != 0 {
+		t.Errorf("reload without the token: %d (calls %d)", a.status, calls)
+	}
+	cross := http.Header{"Authorization": {"Bearer " + adminToken}, "Sec-Fetch-Site": {"cross-site"}}
+	if a := f.do("POST", "/api/reload", nil, cross); a.status != http.StatusForbidden || calls != 0 {
+		t.Errorf("cross-site reload: %d", a.status)
+	}
+	a := f.do("POST", "/api/reload", nil, http.Header{"Authorization": {"Bearer " + adminToken}})
+	if a.status != 200 || calls != 1 || !strings.Contains(a.text, `"keptPrevious"`) {
+		t.Errorf("reload: %d %s", a.status, a.text)
+	}
+	// Without a reload function there is no such endpoint.
+	if a := newAuthFixture(t, false).do("POST", "/api/reload", nil, http.Header{"Authorization": {"Bearer " + adminToken}}); a.status != http.StatusNotFound && a.status != http.StatusMethodNotAllowed {
+		t.Errorf("reload without a function: %d", a.status)
 	}
 }

@@ -49,6 +49,19 @@ type Config struct {
 	AdminToken string
 	// PublicMetrics serves /metrics without the admin token.
 	PublicMetrics bool
+	// Reload, when set, serves POST /api/reload: read the flows again.
+	Reload func(ctx context.Context) (ReloadResult, error)
+}
+
+// ReloadResult says what a reload of the flows did.
+type ReloadResult struct {
+	// Flows are the active flows afterwards.
+	Flows []string `json:"flows"`
+	// Problems are those of the files that did not load.
+	Problems []FlowProblem `json:"problems,omitempty"`
+	// KeptPrevious names the flows whose file has problems now and whose
+	// previous version stays active.
+	KeptPrevious []string `json:"keptPrevious,omitempty"`
 }
 
 // Server serves ghlsync's HTTP endpoints.
@@ -90,19 +103,30 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("web: the admin token must be at least %d characters long", MinAdminToken)
 	}
 	s := &Server{cfg: cfg, e: cfg.Engine, log: cfg.Logger, sources: map[string]sourceEntry{}, auth: newAdminAuth(cfg.AdminToken)}
-	for _, f := range cfg.Engine.Flows().Flows {
+	s.ReloadSources()
+	s.routes()
+	return s, nil
+}
+
+// ReloadSources builds the webhook source of every flow the engine has now
+// (after Engine.SetFlows). A flow whose source cannot be built is logged
+// and answers 429 until fixed.
+func (s *Server) ReloadSources() {
+	next := map[string]sourceEntry{}
+	for _, f := range s.e.Flows().Flows {
 		w := f.Trigger.Webhook
 		if w == nil {
 			continue
 		}
-		src, err := source.New(w.Source, w.Config, cfg.Secrets)
+		src, err := source.New(w.Source, w.Config, s.cfg.Secrets)
 		if err != nil {
 			s.log.Error("webhook flow cannot take deliveries until fixed", "flow", f.Name, "error", err)
 		}
-		s.sources[f.Name] = sourceEntry{src: src, err: err}
+		next[f.Name] = sourceEntry{src: src, err: err}
 	}
-	s.routes()
-	return s, nil
+	s.mu.Lock()
+	s.sources = next
+	s.mu.Unlock()
 }
 
 // SourceError returns why a webhook flow's source could not be built.
@@ -136,6 +160,9 @@ func (s *Server) routes() {
 	// Changes of state: refused from other sites' pages, too.
 	cop := http.NewCrossOriginProtection()
 	m.Handle("POST /api/runs/{id}/replay", cop.Handler(api(s.apiReplay)))
+	if s.cfg.Reload != nil {
+		m.Handle("POST /api/reload", cop.Handler(api(s.apiReload)))
+	}
 	m.Handle("GET /{$}", page(s.dashboard))
 	m.Handle("GET /runs/{id}", page(s.runPage))
 	m.Handle("POST /runs/{id}/replay", cop.Handler(page(s.replayForm)))
