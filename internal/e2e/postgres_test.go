@@ -5,7 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,7 +174,7 @@ func TestPostgresOAuthRefreshOnceAcrossServers(t *testing.T) {
 	env := []string{"GHLSYNC_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key[:])}
 
 	// One OAuth connection, stored by `ghlsync auth login`.
-	out := oauthLogin(t, sb.URL, dbURL, "testdata/oauth", "default", env)
+	out := oauthLogin(t, sb.URL, dbURL, "testdata/webhook", "default", env)
 	if !strings.Contains(out, "Connected \"default\"") {
 		t.Fatalf("auth login:\n%s", out)
 	}
@@ -181,7 +185,7 @@ func TestPostgresOAuthRefreshOnceAcrossServers(t *testing.T) {
 	}
 	loginCalls := len(reqs.all)
 
-	c := &cluster{t: t, sandbox: sb, dbURL: dbURL, db: db, flows: "testdata/oauth", env: env}
+	c := &cluster{t: t, sandbox: sb, dbURL: dbURL, db: db, flows: "testdata/webhook", env: env}
 	servers := c.startN(3)
 	// Let the access token expire.
 	time.Sleep(time.Until(expires) + 200*time.Millisecond)
@@ -253,5 +257,153 @@ func TestPostgresOAuthRefreshOnceAcrossServers(t *testing.T) {
 		t.Errorf("connection after the restart: %s (%s), generation %d; want active, generation 3", status, reason, gen)
 	}
 	checkExactlyOnce(t, readSandbox(t, sb.URL), append(ids, more...))
+	stopAll(t, servers)
+}
+
+func TestPostgresKill9OneOfThreeServers(t *testing.T) {
+	dbURL, db := pgSchema(t)
+	// Latency keeps runs in flight on every server when one dies.
+	sb := startSandbox(t, `{"rules": [{"route": "*", "latency": "40ms"}]}`)
+	c := &cluster{t: t, sandbox: sb, dbURL: dbURL, db: db, flows: "testdata/webhook",
+		env: []string{"GHLSYNC_TOKEN=" + token}, args: []string{"--location-id", location}}
+	servers := c.startN(3)
+	victim := servers[1]
+
+	const total = 240
+	var (
+		mu    sync.Mutex
+		acked = map[int]string{} // event → event id, for deliveries answered 2xx
+		wg    sync.WaitGroup
+		ch    = make(chan int)
+	)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := 0; w < 9; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range ch {
+				status, body, err := deliver(client, servers[i%len(servers)].URL, "three", event(i))
+				if err == nil && status/100 == 2 {
+					mu.Lock()
+					acked[i] = fmt.Sprint(body["eventId"])
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	go func() {
+		for i := 0; i < total; i++ {
+			ch <- i
+		}
+		close(ch)
+	}()
+	// Kill once runs are finishing, in flight and queued all at once.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 100 && runCounts(t, db, "three")["succeeded"] >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no moment to kill a server came within 30s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	<-victim.done
+	var running int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed %s with %d jobs running in the cluster", victim.name, running)
+	// It comes back as a new process; the survivors take its runs over
+	// without waiting for it.
+	servers[1] = c.start()
+	wg.Wait()
+
+	mu.Lock()
+	ackedIDs := make([]int, 0, len(acked))
+	for i := range acked {
+		ackedIDs = append(ackedIDs, i)
+	}
+	mu.Unlock()
+	sort.Ints(ackedIDs)
+	// Every acknowledged event completes.
+	deadline = time.Now().Add(40 * time.Second)
+	for {
+		rows, err := db.Query(context.Background(), `SELECT e.source_event_id, r.status FROM runs r JOIN events e ON e.id = r.event_id WHERE r.flow = 'three'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status := map[string]string{}
+		for rows.Next() {
+			var id, st string
+			if err := rows.Scan(&id, &st); err != nil {
+				t.Fatal(err)
+			}
+			status[id] = st
+		}
+		rows.Close()
+		missing, unfinished := 0, 0
+		for _, st := range status {
+			switch st {
+			case "succeeded":
+			case "failed", "cancelled", "skipped":
+				t.Fatalf("a run ended %s: %q", st, failedRuns(t, db, "three"))
+			default:
+				unfinished++
+			}
+		}
+		for _, i := range ackedIDs {
+			if status[fmt.Sprintf("evt-%03d", i)] != "succeeded" {
+				missing++
+			}
+		}
+		if missing == 0 && unfinished == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after the kill: %d acknowledged events not done, %d runs unfinished", time.Since(killed).Round(time.Second), missing, unfinished)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("every acknowledged event done %s after the kill", time.Since(killed).Round(100*time.Millisecond))
+
+	// The survivors took the dead server's runs over.
+	tookOver := 0
+	for _, s := range servers {
+		tookOver += strings.Count(s.out.String(), "took over the runs of a server that stopped")
+	}
+	if running > 0 && tookOver == 0 {
+		t.Error("no server reported taking over the dead server's runs")
+	}
+	// Each stored event ran once, including deliveries stored but not
+	// acknowledged (the answer was lost in the kill).
+	stored := map[int]bool{}
+	for _, i := range ackedIDs {
+		stored[i] = true
+	}
+	st := readSandbox(t, sb.URL)
+	for _, ct := range st.contacts {
+		var i int
+		if _, err := fmt.Sscanf(fmt.Sprint(ct["email"]), "user%03d@e2e.example", &i); err == nil {
+			stored[i] = true
+		}
+	}
+	all := make([]int, 0, len(stored))
+	for i := range stored {
+		all = append(all, i)
+	}
+	sort.Ints(all)
+	if n := runCounts(t, db, "three")["succeeded"]; n != len(all) {
+		t.Errorf("%d runs succeeded for %d events that reached GoHighLevel", n, len(all))
+	}
+	checkExactlyOnce(t, st, all)
+	t.Logf("%d of %d deliveries acknowledged; %d events completed exactly once", len(ackedIDs), total, len(all))
 	stopAll(t, servers)
 }
