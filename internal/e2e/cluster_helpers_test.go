@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -29,7 +31,7 @@ import (
 // pgSchema creates a schema of the test's own in the Postgres test database,
 // drops it when the test ends, and returns a database URL whose sessions
 // use it (search_path) with a small pool on it for the test's checks.
-func pgSchema(t *testing.T) (string, *pgxpool.Pool) {
+func pgSchema(t testing.TB) (string, *pgxpool.Pool) {
 	t.Helper()
 	base := testutil.PostgresURL(t)
 	u, err := url.Parse(base)
@@ -81,7 +83,7 @@ func pgSchema(t *testing.T) (string, *pgxpool.Pool) {
 
 // cluster is a sandbox and any number of serve processes on one database.
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	sandbox *proc
 	dbURL   string
 	db      *pgxpool.Pool
@@ -97,7 +99,7 @@ func (c *cluster) start(extra ...string) *proc {
 	c.n++
 	args := append([]string{"serve", "--flows", c.flows, "--database-url", c.dbURL, "--base-url", c.sandbox.URL,
 		"--no-client-rate-limit", "--workers", "20", "--log-level", "warn"}, c.args...)
-	return start(c.t, fmt.Sprintf("serve-%d", c.n), "/healthz", c.env, append(args, extra...)...)
+	return launch(c.t, fmt.Sprintf("serve-%d", c.n), "/healthz", c.env, append(args, extra...)...)
 }
 
 // startN starts n servers, one after the other (the first migrates).
@@ -110,15 +112,68 @@ func (c *cluster) startN(n int, extra ...string) []*proc {
 	return out
 }
 
+// launch is start for tests and benchmarks alike: it runs the binary and
+// waits until url+ready answers 200.
+func launch(tb testing.TB, name, ready string, env []string, args ...string) *proc {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(binary, append(args, "--addr", addr)...)
+	cmd.Env = append(append(os.Environ(), "GHLSYNC_E2E_SECRET="+secret), env...)
+	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{}), URL: "http://" + addr}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	tb.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if tb.Failed() {
+			tb.Logf("%s output:\n%s", name, tail(p.out.String(), 60))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.URL + ready)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			tb.Fatalf("%s exited before it was ready: %v\n%s", name, p.err, p.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s not ready after 30s:\n%s", name, p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // stop sends SIGTERM and waits for a clean exit.
-func stop(t *testing.T, p *proc) {
+func stop(t testing.TB, p *proc) {
 	t.Helper()
 	stopAll(t, []*proc{p})
 }
 
 // stopAll sends SIGTERM to every server at once and waits for each to exit
 // cleanly.
-func stopAll(t *testing.T, ps []*proc) {
+func stopAll(t testing.TB, ps []*proc) {
 	t.Helper()
 	for _, p := range ps {
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -187,7 +242,7 @@ func postSpread(servers []*proc, ids []int, copies, workers int) []delivery {
 }
 
 // runCounts reads the runs of a flow by status straight from the database.
-func runCounts(t *testing.T, db *pgxpool.Pool, flowName string) map[string]int {
+func runCounts(t testing.TB, db *pgxpool.Pool, flowName string) map[string]int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -217,7 +272,7 @@ func runCounts(t *testing.T, db *pgxpool.Pool, flowName string) map[string]int {
 }
 
 // failedRuns returns the errors of the flow's failed runs.
-func failedRuns(t *testing.T, db *pgxpool.Pool, flowName string) []string {
+func failedRuns(t testing.TB, db *pgxpool.Pool, flowName string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -234,7 +289,7 @@ func failedRuns(t *testing.T, db *pgxpool.Pool, flowName string) []string {
 
 // waitSucceeded waits until the flow has exactly want runs, all succeeded.
 // It fails at once when a run fails.
-func waitSucceeded(t *testing.T, db *pgxpool.Pool, flowName string, want int, within time.Duration) {
+func waitSucceeded(t testing.TB, db *pgxpool.Pool, flowName string, want int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -252,7 +307,7 @@ func waitSucceeded(t *testing.T, db *pgxpool.Pool, flowName string, want int, wi
 		if time.Now().After(deadline) {
 			t.Fatalf("flow %s after %s: runs by status %v, want %d succeeded", flowName, within, counts, want)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
