@@ -218,6 +218,13 @@ func (t *trier) step(ctx context.Context, s *flow.Step) bool {
 		}
 	}
 	body, status, err := t.send(ctx, &rep, req)
+	if err != nil && exists && isNotFound(err) && s.OnMissing == flow.OnMissingSkip {
+		rep.Error, rep.Skipped = "", true
+		rep.Note = "the mapped object was deleted (404); skipped (on_missing: skip)"
+		t.reports = append(t.reports, rep)
+		t.env.SetStep(s.ID, nil)
+		return true
+	}
 	if err != nil && exists && isNotFound(err) && s.OnMissing == flow.OnMissingCreate {
 		// The mapped object is gone: create it again, as the engine would.
 		t.reports = append(t.reports, rep)

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -86,5 +87,71 @@ func TestTryFlowDryRunSaysWhatCannotBeEvaluated(t *testing.T) {
 	}
 	if after := len(sb.Records("contacts")) + len(sb.Records("notes")); after != before {
 		t.Errorf("a dry run changed the sandbox: %d records, was %d", after, before)
+	}
+}
+
+func TestTryFlowKeyedStepsShareKeys(t *testing.T) {
+	t.Parallel()
+	f, err := flow.Parse("appts.yaml", []byte(apptFlow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Options{RateLimit: sandbox.RateLimitOptions{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	t.Cleanup(func() { srv.Close(); sb.Close() })
+	conns := &StaticConnections{Token: "pit-sandbox-location", LocationID: "sbx-location-1", Timezone: "America/New_York",
+		Config: ghl.Config{BaseURL: srv.URL, Limiter: ghl.NewLimiter(ghl.LimiterOptions{Disabled: true})}}
+	keys := NewTryKeys()
+	try := func(start string, dry bool) StepReport {
+		t.Helper()
+		reps, err := TryFlow(context.Background(), f, Incoming{Flow: "appts", Payload: appt("a9", start, "")}, conns, TryOptions{Keys: keys, DryRun: dry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var last *StepReport
+		for i, r := range reps {
+			if r.ID == "appointment" {
+				last = &reps[i]
+			}
+		}
+		if last == nil || last.Error != "" {
+			t.Fatalf("appointment step: %+v", last)
+		}
+		return *last // after a 404, the create that followed
+	}
+	first := try("2027-05-01T10:00:00-04:00", false)
+	id := keys.Get("location:sbx-location-1", "apt:a9")
+	if first.Op != "calendars.createAppointment" || first.Key != "apt:a9" || id == "" {
+		t.Fatalf("first try: %+v, key id %q", first, id)
+	}
+	// A dry run cannot evaluate it: it needs the contact's answer.
+	if dry := try("2027-05-01T11:00:00-04:00", true); dry.Status != 0 || len(dry.NeedsAnswerOf) != 1 {
+		t.Errorf("dry run: %+v", dry)
+	}
+	// Without that dependency, a dry run says it would update the mapped one.
+	g, err := flow.Parse("appts2.yaml", []byte(strings.Replace(apptFlow, "{{ steps.contact.contact.id }}", "{{ event.contact_id }}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := TryFlow(context.Background(), g, Incoming{Flow: "appts", Payload: appt("a9", "2027-05-01T11:00:00-04:00", "")}, conns, TryOptions{Keys: keys, DryRun: true})
+	if err != nil || len(reps) < 2 || reps[1].Status != 0 || reps[1].Op != "calendars.updateAppointment" || !strings.Contains(reps[1].Note, "maps to "+id+": would update it") {
+		t.Errorf("dry run of an update: %v %+v", err, reps)
+	}
+	if second := try("2027-05-01T12:00:00-04:00", false); second.Op != "calendars.updateAppointment" || second.Status != 200 {
+		t.Errorf("second try: %+v", second)
+	}
+	sbClient := ghl.New(conns.Config, ghl.StaticToken("pit-sandbox-location"), "sbx-location-1")
+	if _, err := sbClient.Do(context.Background(), "calendars.deleteEvent", ghl.Params{Path: map[string]string{"eventId": id}}); err != nil {
+		t.Fatal(err)
+	}
+	third := try("2027-05-01T13:00:00-04:00", false)
+	if third.Op != "calendars.createAppointment" || !strings.Contains(third.Note, "created again") {
+		t.Errorf("after a delete: %+v", third)
+	}
+	if list := sb.Records("appointments"); len(list) != 1 || list[0]["id"] == id || keys.Get("location:sbx-location-1", "apt:a9") != list[0]["id"] {
+		t.Errorf("appointments: %v", list)
 	}
 }
