@@ -31,6 +31,9 @@ type StepInfo struct {
 	Op      string `json:"op"`
 	When    string `json:"when,omitempty"`
 	OnError string `json:"onError,omitempty"`
+	// Key and Update describe a keyed create-or-update step.
+	Key    string `json:"key,omitempty"`
+	Update string `json:"update,omitempty"`
 }
 
 // FlowProblem is a problem of a flow file that did not load.
@@ -77,7 +80,11 @@ func (s *Server) flowView(f *flow.Flow) FlowView {
 		}
 	}
 	for _, st := range f.Steps {
-		v.Steps = append(v.Steps, StepInfo{ID: st.ID, Op: st.Op, When: st.When, OnError: string(st.OnError)})
+		info := StepInfo{ID: st.ID, Op: st.Op, When: st.When, OnError: string(st.OnError), Key: st.Key}
+		if st.Update != nil {
+			info.Update = st.Update.Op
+		}
+		v.Steps = append(v.Steps, info)
 	}
 	return v
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/engine/redact"
+	"github.com/ghlsync/ghlsync/internal/flow"
 )
 
 const adminToken = "admin-token-0123456789abcdef"
@@ -190,5 +191,21 @@ func TestReloadEndpoint(t *testing.T) {
 	// Without a reload function there is no such endpoint.
 	if a := newAuthFixture(t, false).do("POST", "/api/reload", nil, http.Header{"Authorization": {"Bearer " + adminToken}}); a.status != http.StatusNotFound && a.status != http.StatusMethodNotAllowed {
 		t.Errorf("reload without a function: %d", a.status)
+	}
+}
+
+func TestFlowsViewShowsKeyedSteps(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	s, _ := New(Config{Engine: f.e})
+	fl, err := flow.Parse("k.yaml", []byte("name: k\ntrigger: {webhook: {source: generic}}\nsteps:\n  - id: a\n    op: calendars.createAppointment\n"+
+		"    key: \"apt:{{ event.id }}\"\n    update: {op: calendars.updateAppointment}\n"+
+		"    with: {calendarId: c, contactId: x, startTime: \"{{ event.start }}\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.flowView(fl)
+	if st := v.Steps[0]; st.Key != "apt:{{ event.id }}" || st.Update != "calendars.updateAppointment" {
+		t.Errorf("step view: %+v", st)
 	}
 }
