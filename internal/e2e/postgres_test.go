@@ -198,6 +198,16 @@ func TestPostgresOAuthRefreshOnceAcrossServers(t *testing.T) {
 		}
 	}
 	waitSucceeded(t, db, "three", len(ids), 30*time.Second)
+	// The refresh was shared across processes, not just goroutines.
+	working := 0
+	for _, s := range servers {
+		if metricSum(t, s.URL, "ghlsync_runs_finished_total", `flow="three"`) > 0 {
+			working++
+		}
+	}
+	if working < 2 {
+		t.Errorf("only %d server(s) ran the 20 runs; the test needs several processes sharing the token", working)
+	}
 	reqs.read()
 	after := reqs.all[loginCalls:]
 	tokenCalls, unauthorized := 0, 0
