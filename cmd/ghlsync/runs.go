@@ -55,7 +55,26 @@ func (o *runsOptions) open(cmd *cobra.Command) (*store.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 	defer cancel()
-	return store.Open(ctx, store.Options{Path: o.db, URL: o.databaseURL})
+	return openExisting(ctx, store.Options{Path: o.db, URL: o.databaseURL})
+}
+
+// openExisting opens a database that must exist already: commands that only
+// read (or act on what is stored) never create one, so a mistyped --db is
+// not taken for an empty history.
+func openExisting(ctx context.Context, opts store.Options) (*store.Store, error) {
+	opts.MustExist = true
+	st, err := store.Open(ctx, opts)
+	if errors.Is(err, store.ErrNoDatabase) {
+		path := opts.Path
+		if path == "" {
+			path = store.DefaultPath
+		}
+		if u := opts.URL; u != "" {
+			path = strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
+		}
+		return nil, &exitError{code: 1, err: fmt.Errorf("no database at %s (start `ghlsync serve` or pass --db)", path)}
+	}
+	return st, err
 }
 
 func newRunsListCmd(o *runsOptions) *cobra.Command {
@@ -287,12 +306,14 @@ func indentJSON(raw json.RawMessage, prefix string) string {
 }
 
 func newRunsReplayCmd(o *runsOptions) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "replay RUN_ID",
 		Short: "Queue the run's trigger event again as a new run",
 		Long: "Replay stores a new run of the same event and queues it; a running server picks it\n" +
 			"up. Steps run again from the start (creating objects again where the flow creates\n" +
-			"them), so replay runs that failed or were asked to be checked.",
+			"them), so replay runs that failed or were asked to be checked. A succeeded run is\n" +
+			"refused unless --force is given.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
@@ -304,9 +325,12 @@ func newRunsReplayCmd(o *runsOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			run, err := eng.Replay(cmd.Context(), args[0])
+			run, err := eng.Replay(cmd.Context(), args[0], force)
 			if errors.Is(err, store.ErrNotFound) {
 				return &exitError{code: 1, err: fmt.Errorf("no run %s", args[0])}
+			}
+			if errors.Is(err, engine.ErrReplaySucceeded) {
+				return &exitError{code: 1, err: err}
 			}
 			if err != nil {
 				return err
@@ -318,6 +342,8 @@ func newRunsReplayCmd(o *runsOptions) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "replay a succeeded run too, repeating every step and creating its objects again")
+	return cmd
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -161,10 +161,17 @@ func TestDashboard(t *testing.T) {
 	noSecrets(t, ctx, "/runs/"+contact.ID)
 	Screenshot(t, ctx, "run")
 
-	// Its replay button works from the browser (a same-origin form post,
-	// which the cross-origin protection lets through) and leads to the new
-	// run, which links back.
-	click(t, ctx, `form[action="/runs/`+contact.ID+`/replay"] button`)
+	// The run succeeded, so its replay form asks for an explicit
+	// confirmation: the browser refuses to submit it unticked. Ticked, it
+	// works from the browser (a same-origin form post, which the
+	// cross-origin protection lets through) and leads to the new run, which
+	// links back.
+	form := `form[action="/runs/` + contact.ID + `/replay"]`
+	if run(t, ctx, chromedp.Evaluate[bool](`document.querySelector('`+form+`').checkValidity()`)) {
+		t.Fatal("the replay form of a succeeded run can be submitted without its confirmation")
+	}
+	run(t, ctx, chromedp.Click(chromedp.CSS(form+` input[name="confirm"]`)))
+	click(t, ctx, form+` button`)
 	loc := run(t, ctx, chromedp.Location())
 	replayID := strings.TrimPrefix(mustPath(t, loc), "/runs/")
 	if replayID == contact.ID || !strings.HasPrefix(replayID, "run_") {

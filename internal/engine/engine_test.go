@@ -333,6 +333,10 @@ func TestClientErrorFailsTheRunWithGHLMessage(t *testing.T) {
 	if r.Status != store.RunFailed || !strings.Contains(r.Error, "email must be an email") {
 		t.Errorf("run = %s %q", r.Status, r.Error)
 	}
+	// A failed run replays without --force.
+	if replay, err := h.e.Replay(h.ctx, res.RunID, false); err != nil || replay.ReplayOf != res.RunID {
+		t.Errorf("replay of a failed run = %+v, %v", replay, err)
+	}
 	if s := h.steps(res.RunID)["contact"]; s.Status != store.StepFailed || s.HTTPStatus != 422 {
 		t.Errorf("step = %+v", s)
 	}
@@ -469,7 +473,11 @@ func TestRedactionAndReplay(t *testing.T) {
 	if strings.Contains(dump.String(), "pit-test-token") {
 		t.Error("token in a run record")
 	}
-	replay, err := h.e.Replay(h.ctx, res.RunID)
+	// A succeeded run is refused unless forced: it would create again.
+	if _, err := h.e.Replay(h.ctx, res.RunID, false); !errors.Is(err, ErrReplaySucceeded) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("unforced replay of a succeeded run: %v, want ErrReplaySucceeded naming --force", err)
+	}
+	replay, err := h.e.Replay(h.ctx, res.RunID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +491,7 @@ func TestRedactionAndReplay(t *testing.T) {
 	if len(notes["io@example.com"]) != 2 {
 		t.Errorf("after replay notes = %v, want the note written again", notes)
 	}
-	if _, err := h.e.Replay(h.ctx, "run_missing"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.e.Replay(h.ctx, "run_missing", true); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("replay of a missing run: %v", err)
 	}
 }

@@ -167,12 +167,22 @@ func (e *Engine) eventRow(in Incoming) (*store.Event, error) {
 	return ev, nil
 }
 
+// ErrReplaySucceeded is returned by Replay for a run that succeeded when
+// the replay is not forced: its steps run again from the start, so every
+// object the flow creates would be created a second time.
+var ErrReplaySucceeded = errors.New("run succeeded")
+
 // Replay queues a new run of the event of an earlier run. The new run
-// records which run it replays.
-func (e *Engine) Replay(ctx context.Context, runID string) (*store.Run, error) {
+// records which run it replays. A succeeded run is refused with
+// ErrReplaySucceeded unless force is set.
+func (e *Engine) Replay(ctx context.Context, runID string, force bool) (*store.Run, error) {
 	old, err := e.st.GetRun(ctx, runID)
 	if err != nil {
 		return nil, err
+	}
+	if old.Status == store.RunSucceeded && !force {
+		return nil, fmt.Errorf("%w: replaying %s would repeat every step and create its contacts, notes, tasks and other objects again; force it (ghlsync runs replay %s --force, or ?force=true) only if that is what you want",
+			ErrReplaySucceeded, runID, runID)
 	}
 	run := &store.Run{EventID: old.EventID, Flow: old.Flow, ReplayOf: old.ID}
 	err = e.st.InTx(ctx, func(tx *store.Tx) error {

@@ -161,9 +161,14 @@ func (s *Server) apiRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiReplay(w http.ResponseWriter, r *http.Request) {
-	run, err := s.e.Replay(r.Context(), r.PathValue("id"))
+	force, _ := strconv.ParseBool(r.URL.Query().Get("force"))
+	run, err := s.e.Replay(r.Context(), r.PathValue("id"), force)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if errors.Is(err, engine.ErrReplaySucceeded) {
+		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
 	if err != nil {

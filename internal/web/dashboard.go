@@ -93,9 +93,14 @@ func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replayForm(w http.ResponseWriter, r *http.Request) {
-	run, err := s.e.Replay(r.Context(), r.PathValue("id"))
+	// A succeeded run needs the form's explicit confirmation.
+	run, err := s.e.Replay(r.Context(), r.PathValue("id"), r.PostFormValue("confirm") == "repeat")
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, "run not found", http.StatusNotFound)
+		return
+	}
+	if errors.Is(err, engine.ErrReplaySucceeded) {
+		http.Error(w, "This run succeeded. Replaying it repeats every step and creates its objects again; tick the confirmation box to do that.", http.StatusConflict)
 		return
 	}
 	if err != nil {
