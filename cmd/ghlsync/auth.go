@@ -73,10 +73,29 @@ beside the database on first use.`,
 	return cmd
 }
 
-// authOpen opens the store, the vault and a Manager.
+// authOpen opens an existing store, its vault and a Manager; it creates
+// nothing (see authOpenCreate).
 func authOpen(ctx context.Context, g *authGlobals, stderr io.Writer) (*auth.Manager, func(), error) {
+	return authOpenMode(ctx, g, stderr, false)
+}
+
+// authOpenCreate is authOpen for the commands that store a connection or a
+// secret: it creates the database and the vault key file when missing.
+func authOpenCreate(ctx context.Context, g *authGlobals, stderr io.Writer) (*auth.Manager, func(), error) {
+	return authOpenMode(ctx, g, stderr, true)
+}
+
+func authOpenMode(ctx context.Context, g *authGlobals, stderr io.Writer, create bool) (*auth.Manager, func(), error) {
 	opts := store.Options{Path: g.dbPath, URL: g.dbURL}
-	st, err := store.Open(ctx, opts)
+	var (
+		st  *store.Store
+		err error
+	)
+	if create {
+		st, err = store.Open(ctx, opts)
+	} else {
+		st, err = openExisting(ctx, opts)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,9 +106,13 @@ func authOpen(ctx context.Context, g *authGlobals, stderr io.Writer) (*auth.Mana
 			dbPath = strings.TrimPrefix(strings.TrimPrefix(g.dbURL, "sqlite:"), "//")
 		}
 	}
-	v, err := auth.LoadVault(auth.VaultOptions{KeyFile: g.keyFile, DBPath: dbPath})
+	v, err := auth.LoadVault(auth.VaultOptions{KeyFile: g.keyFile, DBPath: dbPath, NoCreate: !create})
 	if err != nil {
 		st.Close()
+		if !create && errors.Is(err, os.ErrNotExist) {
+			return nil, nil, &exitError{code: 1, err: fmt.Errorf("%w: nothing has been stored in the vault of this database yet "+
+				"(store a connection with `ghlsync auth add-token` or `ghlsync auth login`; or set GHLSYNC_SECRET_KEY or --key-file)", err)}
+		}
 		return nil, nil, err
 	}
 	if err := auth.CheckVault(ctx, st, v); err != nil {
@@ -211,7 +234,7 @@ func runAuthLogin(ctx context.Context, g *authGlobals, o *authLoginOptions, stdi
 	if err != nil {
 		return err
 	}
-	m, closeFn, err := authOpen(ctx, g, stderr)
+	m, closeFn, err := authOpenCreate(ctx, g, stderr)
 	if err != nil {
 		return err
 	}
@@ -310,7 +333,7 @@ checked against them; without it scope checks cannot judge this connection.`,
 					return err
 				}
 			}
-			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			m, closeFn, err := authOpenCreate(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -631,7 +654,7 @@ func newAuthSecretCmd(g *authGlobals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
+			m, closeFn, err := authOpenCreate(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -59,7 +59,15 @@ type Options struct {
 	SkipMigrations bool
 	// Logger receives migration messages; nil discards them.
 	Logger *slog.Logger
+	// MustExist refuses to create a SQLite file (or its folder) that is not
+	// there yet, with an error wrapping ErrNoDatabase: for commands that
+	// only read, so a mistyped path is not taken for an empty history.
+	MustExist bool
 }
+
+// ErrNoDatabase is wrapped by Open with MustExist when the SQLite file does
+// not exist.
+var ErrNoDatabase = errors.New("no database")
 
 // Store is an open database with ghlsync's schema.
 type Store struct {
@@ -135,6 +143,11 @@ func parseTarget(opts Options) (dialect, target string, err error) {
 func openSQLite(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
+	}
+	if opts.MustExist && path != ":memory:" {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+		}
 	}
 	if path != ":memory:" {
 		if dir := filepath.Dir(path); dir != "." {
