@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -54,6 +55,57 @@ type StorageError struct{ Err error }
 func (e *StorageError) Error() string { return "event not stored: " + e.Err.Error() }
 func (e *StorageError) Unwrap() error { return e.Err }
 
+// InvalidEventError says an event can never be stored as it was sent (a NUL
+// character, an id of only spaces): the sender must not try again (webhooks
+// answer 422).
+type InvalidEventError struct{ Msg string }
+
+func (e *InvalidEventError) Error() string { return e.Msg }
+
+// nulMessage is the answer to an event holding a NUL character, which
+// PostgreSQL cannot store in text; SQLite refuses it too, so both databases
+// answer alike.
+const nulMessage = `JSON contains a NUL character (\u0000), which cannot be stored`
+
+// checkStorable refuses what no database can keep or no sender should
+// retry: a NUL character anywhere, an event id of only whitespace.
+func checkStorable(in Incoming) error {
+	if in.ID != "" && strings.TrimSpace(in.ID) == "" {
+		return &InvalidEventError{Msg: fmt.Sprintf("event id %q is only whitespace; send a real id or none", in.ID)}
+	}
+	if strings.ContainsRune(in.ID, 0) || strings.ContainsRune(in.Type, 0) || hasNUL(in.Payload) {
+		return &InvalidEventError{Msg: nulMessage}
+	}
+	for k, v := range in.Headers {
+		if strings.ContainsRune(k, 0) || strings.ContainsRune(v, 0) {
+			return &InvalidEventError{Msg: nulMessage}
+		}
+	}
+	return nil
+}
+
+// hasNUL reports whether a decoded JSON value holds a NUL character in any
+// string or key.
+func hasNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case map[string]any:
+		for k, x := range v {
+			if strings.ContainsRune(k, 0) || hasNUL(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if hasNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // RunArgs is the River job of one run.
 type RunArgs struct {
 	RunID string `json:"run_id"`
@@ -72,6 +124,10 @@ func (RunArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Qu
 func (e *Engine) Ingest(ctx context.Context, in Incoming) (Ingested, error) {
 	if _, ok := e.Flow(in.Flow); !ok {
 		return Ingested{}, fmt.Errorf("%w %q", ErrUnknownFlow, in.Flow)
+	}
+	if err := checkStorable(in); err != nil {
+		e.metrics.Events.WithLabelValues(in.Flow, EventRejected).Inc()
+		return Ingested{}, err
 	}
 	ev, err := e.eventRow(in)
 	if err != nil {
@@ -114,6 +170,16 @@ func (e *Engine) ingestTx(ctx context.Context, tx *store.Tx, ev *store.Event) (I
 		return Ingested{}, err
 	}
 	if !inserted {
+		// The same id with another body: still the same event for the
+		// sender's retries, but a sender reusing ids would lose events, so
+		// say so.
+		if ev.SourceEventID != "" {
+			if prev, err := tx.GetEvent(ctx, id); err == nil && prev.BodyHash != ev.BodyHash {
+				e.log.Warn("duplicate event id with a different body: acknowledged as a duplicate, not run",
+					"flow", ev.Flow, "source", ev.Source, "event", id, "sourceEventId", ev.SourceEventID,
+					"storedBodyHash", prev.BodyHash, "newBodyHash", ev.BodyHash)
+			}
+		}
 		return Ingested{EventID: id, Duplicate: true}, nil
 	}
 	run := &store.Run{EventID: id, Flow: ev.Flow}

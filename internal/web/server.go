@@ -244,7 +244,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 		Verification: &store.Verification{Scheme: v.Scheme, Verified: v.Verified, KeyIndex: v.KeyIndex, Detail: v.Detail},
 	})
 	var se *engine.StorageError
+	var ie *engine.InvalidEventError
 	switch {
+	case errors.As(err, &ie):
+		// Counted as rejected by the engine; permanent, so not 429.
+		writeError(w, http.StatusUnprocessableEntity, ie.Msg)
+		return
 	case errors.As(err, &se):
 		s.retryLater(w, "the event could not be stored; try again")
 		return

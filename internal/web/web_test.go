@@ -71,6 +71,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, store.SQLite)
+}
+
+// newFixtureOn serves the test flows over a store of the given dialect.
+func newFixtureOn(t *testing.T, dialect string) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	for name, body := range testFlows {
 		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(body), 0o600); err != nil {
@@ -85,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := storetest.Open(t, store.SQLite, "web")
+	st := storetest.Open(t, dialect, "web")
 	e, err := engine.New(engine.Config{Store: st, Flows: loaded, Connections: &engine.StaticConnections{},
 		Redactor: redact.New("email")})
 	if err != nil {
