@@ -26,8 +26,10 @@ import (
 	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/flow"
 	"github.com/ghlsync/ghlsync/internal/ghl"
+	"github.com/ghlsync/ghlsync/internal/ghl/catalog"
 	"github.com/ghlsync/ghlsync/internal/source"
 	"github.com/ghlsync/ghlsync/internal/store"
+	"github.com/ghlsync/ghlsync/internal/textdist"
 )
 
 func init() { commands = append(commands, newAuthCmd) }
@@ -132,6 +134,88 @@ func authOpenMode(ctx context.Context, g *authGlobals, stderr io.Writer, create 
 	return m, func() { st.Close() }, nil
 }
 
+// documentedScopes are GoHighLevel's OAuth scopes beyond those the catalog's
+// operations name (the API v2 reference lists these too): a token may be
+// granted them for endpoints or webhook events outside the catalog.
+var documentedScopes = []string{
+	"adPublishing.readonly", "adPublishing.write", "affiliate-manager.readonly", "agent-studio.readonly",
+	"agent-studio.write", "associations.readonly", "associations.write", "associations/relation.readonly",
+	"associations/relation.write", "blogs/author.readonly", "blogs/category.readonly", "blogs/check-slug.readonly",
+	"blogs/list.readonly", "blogs/post-update.write", "blogs/post.write", "blogs/posts.readonly",
+	"brand-boards/design-kit.readonly", "brand-boards/design-kit.write", "businesses.readonly", "businesses.write",
+	"calendars.readonly", "calendars.write", "calendars/events.readonly", "calendars/events.write",
+	"calendars/groups.readonly", "calendars/groups.write", "calendars/resources.readonly", "calendars/resources.write",
+	"campaigns.readonly", "charges.readonly", "charges.write", "companies.readonly", "contacts.readonly",
+	"contacts.write", "conversation-ai.readonly", "conversation-ai.write", "conversations.readonly",
+	"conversations.write", "conversations/livechat.write", "conversations/message.readonly",
+	"conversations/message.write", "custom-menu-link.readonly", "custom-menu-link.write", "emails/builder.readonly",
+	"emails/builder.write", "emails/schedule.readonly", "forms.readonly", "forms.write", "funnels/funnel.readonly",
+	"funnels/page.readonly", "funnels/pagecount.readonly", "funnels/redirect.readonly", "funnels/redirect.write",
+	"invoices.readonly", "invoices.write", "invoices/estimate.readonly", "invoices/estimate.write",
+	"invoices/schedule.readonly", "invoices/schedule.write", "invoices/template.readonly", "invoices/template.write",
+	"links.readonly", "links.write", "locations.internal-access-only", "locations.readonly", "locations.write",
+	"locations/customFields.readonly", "locations/customFields.write", "locations/customValues.readonly",
+	"locations/customValues.write", "locations/tags.readonly", "locations/tags.write", "locations/tasks.readonly",
+	"locations/templates.readonly", "marketplace-external-auth-migration.write", "marketplace-installer-details.readonly",
+	"medias.readonly", "medias.write", "numberpools.read", "oauth.readonly", "oauth.write", "objects/record.readonly",
+	"objects/record.write", "objects/schema.readonly", "objects/schema.write", "opportunities.readonly",
+	"opportunities.write", "payments/coupons.readonly", "payments/coupons.write", "payments/custom-provider.readonly",
+	"payments/custom-provider.write", "payments/integration.readonly", "payments/integration.write",
+	"payments/orders.collectPayment", "payments/orders.readonly", "payments/orders.write",
+	"payments/subscriptions.readonly", "payments/transactions.readonly", "phonenumbers.read", "phonenumbers.write",
+	"products.readonly", "products.write", "products/collection.readonly", "products/collection.write",
+	"products/prices.readonly", "products/prices.write", "saas/company.read", "saas/company.write", "saas/location.read",
+	"saas/location.write", "snapshots.readonly", "socialplanner/account.readonly", "socialplanner/account.write",
+	"socialplanner/category.readonly", "socialplanner/category.write", "socialplanner/csv.readonly",
+	"socialplanner/csv.write", "socialplanner/oauth.readonly", "socialplanner/oauth.write", "socialplanner/post.readonly",
+	"socialplanner/post.write", "socialplanner/statistics.readonly", "socialplanner/tag.readonly",
+	"socialplanner/tag.write", "surveys.readonly", "users.readonly", "users.write", "voice-ai-agent-goals.readonly",
+	"voice-ai-agent-goals.write", "voice-ai-agents.readonly", "voice-ai-agents.write", "voice-ai-dashboard.readonly",
+	"workflows.readonly",
+}
+
+// knownScopes is the union of the catalog's scopes and documentedScopes.
+var knownScopes = sync.OnceValue(func() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, op := range catalog.All() {
+		for _, s := range op.Scopes {
+			add(s)
+		}
+	}
+	for _, s := range documentedScopes {
+		add(s)
+	}
+	slices.Sort(out)
+	return out
+})
+
+// checkScopes refuses a scope GoHighLevel does not have, suggesting the
+// nearest one: a typo would otherwise be recorded as granted.
+func checkScopes(scopes []string) error {
+	known := knownScopes()
+	var errs []error
+	for _, s := range scopes {
+		if slices.Contains(known, s) {
+			continue
+		}
+		msg := fmt.Sprintf("--scope %q: not a GoHighLevel scope", s)
+		if near := textdist.Closest(s, known, 4); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		} else {
+			msg += " (see `ghlsync ops list` for each operation's scopes)"
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...)
+}
+
 // authScopes splits repeated or space/comma separated --scope values.
 func authScopes(in []string) []string {
 	var out []string
@@ -197,6 +281,9 @@ func loginScopes(o *authLoginOptions, flagSet bool, stderr io.Writer) ([]string,
 		s := authScopes(o.scopes)
 		if len(s) == 0 {
 			return nil, errors.New("--scope is empty")
+		}
+		if err := checkScopes(s); err != nil {
+			return nil, &exitError{code: 2, err: err}
 		}
 		return s, nil
 	}
@@ -326,6 +413,9 @@ sealed as a static connection. Legacy v1 API keys are refused.
 checked against them; without it scope checks cannot judge this connection.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkScopes(authScopes(scopes)); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			tok := tokenFlag
 			if tok == "" {
 				var err error

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,7 +84,20 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf("call: "+format, args...)}
 }
 
+// httpMethods are the methods --method accepts.
+var httpMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
+
 func runCall(cmd *cobra.Command, o *callOptions, args []string) error {
+	if o.timeout <= 0 {
+		return usageErr("--timeout %s: expected a positive duration such as 30s", o.timeout)
+	}
+	if o.method != "" {
+		m := strings.ToUpper(strings.TrimSpace(o.method))
+		if !slices.Contains(httpMethods, m) {
+			return usageErr("--method %q: expected one of %s", o.method, strings.Join(httpMethods, ", "))
+		}
+		o.method = m
+	}
 	var op *catalog.Operation
 	switch {
 	case len(args) == 1 && (o.method != "" || o.path != ""):

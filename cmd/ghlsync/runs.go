@@ -89,6 +89,9 @@ func newRunsListCmd(o *runsOptions) *cobra.Command {
 		Example: "  ghlsync runs list --flow sync-contacts --status failed\n  ghlsync runs list -o json --limit 500",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 {
+				return &exitError{code: 2, err: fmt.Errorf("--limit %d: expected at least 1", limit)}
+			}
 			if status != "" && !validRunStatus(status) {
 				return &exitError{code: 2, err: fmt.Errorf("--status %q: expected one of %s", status, strings.Join(store.RunStatuses, ", "))}
 			}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -64,6 +65,24 @@ tokens it prints. State lives in memory unless --persist names a file.`,
 	return cmd
 }
 
+// checkSandboxSettings refuses a --persist file whose folder is missing
+// (every save would fail and the state be lost) and a --webhook-url that is
+// not http(s).
+func checkSandboxSettings(o *sandboxOptions) error {
+	if o.persist != "" {
+		dir := filepath.Dir(o.persist)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--persist %s: folder %s does not exist (create it first)", o.persist, dir)
+		}
+	}
+	if o.webhookURL != "" {
+		if err := checkHTTPURL("--webhook-url", o.webhookURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // loadFaults reads a fault configuration from YAML or JSON.
 func loadFaults(path string) (sandbox.FaultConfig, error) {
 	var fc sandbox.FaultConfig
@@ -91,6 +110,9 @@ func runSandbox(ctx context.Context, o *sandboxOptions, out io.Writer) error {
 	if o.printSeed {
 		_, err := out.Write(sandbox.DefaultSeed())
 		return err
+	}
+	if err := checkSandboxSettings(o); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	opts := sandbox.Options{
 		SeedFile:    o.seed,

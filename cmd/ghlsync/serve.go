@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"runtime"
@@ -109,6 +110,9 @@ the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
 			if err := bindEnvAndConfig(cmd.Flags(), o.config); err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if err := checkServeSettings(o); err != nil {
+				return &exitError{code: 2, err: err}
+			}
 			return runServe(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -140,6 +144,55 @@ the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve the dashboard and API without a token on a non-loopback address (only behind your own authentication)")
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the admin token")
 	return cmd
+}
+
+// checkServeSettings refuses settings that would be replaced silently or
+// fail only later (a time zone at the first dated step, a base URL at the
+// first call).
+func checkServeSettings(o *serveOptions) error {
+	var errs []error
+	if o.workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers %d: expected at least 1", o.workers))
+	}
+	if o.maxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("--max-attempts %d: expected at least 1", o.maxAttempts))
+	}
+	if o.maxBody <= 0 {
+		errs = append(errs, fmt.Errorf("--max-body %d: expected a positive number of bytes", o.maxBody))
+	}
+	if o.jobTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--job-timeout %s: expected a positive duration such as 5m", o.jobTimeout))
+	}
+	if o.shutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: expected a positive duration such as 30s", o.shutdownTimeout))
+	}
+	if err := checkTimezone(o.timezone); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkHTTPURL("--base-url", o.baseURL); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// checkTimezone accepts "" (read from GoHighLevel) or an IANA zone.
+func checkTimezone(tz string) error {
+	if tz == "" {
+		return nil
+	}
+	if _, err := time.LoadLocation(tz); err != nil || strings.TrimSpace(tz) != tz {
+		return fmt.Errorf("--timezone %q: not a known IANA time zone such as Europe/Paris or America/New_York", tz)
+	}
+	return nil
+}
+
+// checkHTTPURL accepts an absolute http:// or https:// URL with a host.
+func checkHTTPURL(flag, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q: expected an http:// or https:// URL with a host", flag, raw)
+	}
+	return nil
 }
 
 // loopbackAddr reports whether a listen address accepts local connections
