@@ -313,11 +313,12 @@ func waitSucceeded(t testing.TB, db *pgxpool.Pool, flowName string, want int, wi
 
 // reqEntry is one request of the sandbox's log.
 type reqEntry struct {
-	Seq    int64  `json:"seq"`
-	Method string `json:"method"`
-	Path   string `json:"path"`
-	Status int    `json:"status"`
-	Op     string `json:"op"`
+	Seq    int64     `json:"seq"`
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	Status int       `json:"status"`
+	Op     string    `json:"op"`
 }
 
 // reqLog follows the sandbox's request log (which keeps only the latest
