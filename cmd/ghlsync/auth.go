@@ -72,7 +72,7 @@ beside the database on first use.`,
 		newAuthLoginCmd(g), newAuthAddTokenCmd(g), newAuthListCmd(g), newAuthShowCmd(g), newAuthTestCmd(g),
 		newAuthRevokeCmd(g), newAuthRotateKeyCmd(g), newAuthCheckCmd(g), newAuthSecretCmd(g),
 	)
-	return cmd
+	return groupCommand(cmd)
 }
 
 // authOpen opens an existing store, its vault and a Manager; it creates
@@ -419,7 +419,8 @@ checked against them; without it scope checks cannot judge this connection.`,
 			tok := tokenFlag
 			if tok == "" {
 				var err error
-				if tok, err = readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), "Private Integration Token: "); err != nil {
+				if tok, err = readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), "Private Integration Token: ",
+					"token", "ghlsync auth add-token ... < token.txt"); err != nil {
 					return err
 				}
 			}
@@ -456,24 +457,25 @@ checked against them; without it scope checks cannot judge this connection.`,
 }
 
 // readSecret reads one line from stdin; on a terminal it prompts and does
-// not echo.
-func readSecret(stdin io.Reader, stderr io.Writer, prompt string) (string, error) {
+// not echo. what names the value and example the command to pipe it into,
+// for the error when stdin is empty.
+func readSecret(stdin io.Reader, stderr io.Writer, prompt, what, example string) (string, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(stderr, prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(stderr)
 		if err != nil {
-			return "", fmt.Errorf("read token: %w", err)
+			return "", fmt.Errorf("read %s: %w", what, err)
 		}
 		return strings.TrimSpace(string(b)), nil
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read token from stdin: %w", err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
 	s := strings.TrimSpace(line)
 	if s == "" {
-		return "", errors.New("no token on stdin (pipe it in: ghlsync auth add-token ... < token.txt)")
+		return "", fmt.Errorf("no %s on stdin (pipe it in: %s)", what, example)
 	}
 	return s, nil
 }
@@ -530,7 +532,7 @@ func newAuthShowCmd(g *authGlobals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one connection (tokens shown only as fingerprints)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
@@ -595,7 +597,7 @@ func newAuthTestCmd(g *authGlobals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "test NAME",
 		Short: "Check a connection works: get a token (refreshing if due) and make a cheap API call",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
@@ -621,7 +623,7 @@ func newAuthRevokeCmd(g *authGlobals) *cobra.Command {
 		Long: `revoke deletes the connection's stored tokens and client secret and marks it
 revoked; flows using it pause until it is connected again. It does not uninstall
 the app in GoHighLevel: do that there to invalidate tokens already issued.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
@@ -738,9 +740,10 @@ func newAuthSecretCmd(g *authGlobals) *cobra.Command {
 	set := &cobra.Command{
 		Use:   "set NAME",
 		Short: "Store a secret read from stdin",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			val, err := readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), "Secret value: ")
+			val, err := readSecret(cmd.InOrStdin(), cmd.ErrOrStderr(), "Secret value: ",
+				"secret", "ghlsync auth secret set "+args[0]+" < secret.txt")
 			if err != nil {
 				return err
 			}
@@ -779,7 +782,7 @@ func newAuthSecretCmd(g *authGlobals) *cobra.Command {
 	del := &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a secret",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, closeFn, err := authOpen(cmd.Context(), g, cmd.ErrOrStderr())
 			if err != nil {
@@ -790,7 +793,7 @@ func newAuthSecretCmd(g *authGlobals) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(set, list, del)
-	return cmd
+	return groupCommand(cmd)
 }
 
 // --- serving flows through stored connections ---

@@ -31,7 +31,7 @@ func newFlowsCmd() *cobra.Command {
 	for _, sub := range flowsSubcommands {
 		cmd.AddCommand(sub())
 	}
-	return cmd
+	return groupCommand(cmd)
 }
 
 func newFlowsValidateCmd() *cobra.Command {

@@ -57,7 +57,7 @@ and prints what would be sent; later steps that need an earlier step's answer
 are reported as not evaluable.`,
 		Example: `  ghlsync flows test examples/flows/sync-contacts.yaml --event @testdata/contact-created.json
   ghlsync flows test sync-contacts --flows examples/flows --event @event.json --against live --dry-run`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := bindEnvAndConfig(cmd.Flags(), ""); err != nil {
 				return &exitError{code: 2, err: err}

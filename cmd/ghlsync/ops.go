@@ -23,7 +23,47 @@ func newOpsCmd() *cobra.Command {
 			"parameters, pagination and how safe each is to repeat.",
 	}
 	cmd.AddCommand(newOpsListCmd(), newOpsShowCmd())
+	return groupCommand(cmd)
+}
+
+// groupCommand makes a command that only groups subcommands refuse an
+// unknown subcommand (`ghlsync runs lsit` must not succeed by printing
+// help) and print its help when called alone.
+func groupCommand(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2
+		}
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += " (did you mean " + strings.Join(s, " or ") + "?)"
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s; run '%s --help' for its commands", msg, c.CommandPath())}
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	return cmd
+}
+
+// exactArgs is cobra.ExactArgs with a message that names the command and
+// its usage: "usage: ghlsync ops show OP".
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		use := c.Use
+		if c.HasParent() {
+			use = c.Parent().CommandPath() + " " + use
+		}
+		what := "too many arguments"
+		if len(args) < n {
+			what = "missing argument"
+		}
+		return &exitError{code: 2, err: fmt.Errorf("%s; usage: %s", what, use)}
+	}
 }
 
 func newOpsListCmd() *cobra.Command {
@@ -117,7 +157,7 @@ func newOpsShowCmd() *cobra.Command {
 		Use:     "show OP",
 		Short:   "Show one operation: method, path, version, scopes, parameters, paging, idempotency",
 		Example: "  ghlsync ops show contacts.upsert\n  ghlsync ops show calendars.getFreeSlots -o json",
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			op, err := catalog.Lookup(args[0])
 			if err != nil {

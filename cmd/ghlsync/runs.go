@@ -43,7 +43,7 @@ func newRunsCmd() *cobra.Command {
 	pf.StringVarP(&o.output, "output", "o", "table", "table or json")
 	pf.StringVar(&o.config, "config", "", "YAML config file whose keys are flag names")
 	cmd.AddCommand(newRunsListCmd(o), newRunsShowCmd(o), newRunsReplayCmd(o))
-	return cmd
+	return groupCommand(cmd)
 }
 
 func (o *runsOptions) open(cmd *cobra.Command) (*store.Store, error) {
@@ -189,7 +189,7 @@ func newRunsShowCmd(o *runsOptions) *cobra.Command {
 			"and each step's request and response. Given an event id (ev_...), such as a capture-mode\n" +
 			"sample listed by `runs list --captures`, it prints the event: headers, body and what the\n" +
 			"signature check found.",
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
 			if err != nil {
