@@ -56,3 +56,41 @@ func TestRunsReplayRefusesSucceededWithoutForce(t *testing.T) {
 		t.Errorf("replay of a failed run: %v\n%s", err, out)
 	}
 }
+
+// TestRunsShowFollowsTheServersRedaction: `runs show` masks the fields the
+// server stored (serve --redact-fields) without repeating them on the
+// command line; --redact-fields adds to them.
+func TestRunsShowFollowsTheServersRedaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "ghlsync.db")
+	st, err := store.Open(ctx, store.Options{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Run{Flow: "f"}
+	err = st.InTx(ctx, func(tx *store.Tx) error {
+		ev := &store.Event{Flow: "f", Source: "generic", SourceEventID: "e1",
+			Payload: []byte(`{"data":{"email":"ana@example.com","phone":"+1 212 555 0199","city":"Porto"}}`)}
+		if _, _, err := tx.InsertEvent(ctx, ev); err != nil {
+			return err
+		}
+		r.EventID = ev.ID
+		return tx.InsertRun(ctx, r)
+	})
+	if err == nil {
+		err = st.SetSetting(ctx, store.SettingRedactFields, "email,phone")
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, "", "runs", "show", r.ID, "--db", db)
+	if err != nil || strings.Contains(out, "ana@example.com") || strings.Contains(out, "555 0199") || !strings.Contains(out, "Porto") {
+		t.Errorf("runs show with the server's redaction: %v\n%s", err, out)
+	}
+	out, _, err = run(t, "", "runs", "show", r.ID, "--db", db, "--redact-fields", "city")
+	if err != nil || strings.Contains(out, "Porto") || strings.Contains(out, "ana@example.com") {
+		t.Errorf("runs show --redact-fields city: %v\n%s", err, out)
+	}
+}

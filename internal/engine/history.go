@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -125,11 +126,35 @@ func ViewEvent(e *store.Event, red *redact.Redactor) *EventView {
 		Verification: e.Verification}
 }
 
+// SaveRedaction stores the personal-data fields red masks as the server's
+// redaction (store.SettingRedactFields), so that every command reading this
+// database shows history masked the same way.
+func SaveRedaction(ctx context.Context, st *store.Store, red *redact.Redactor) error {
+	fields := red.Fields()
+	sort.Strings(fields)
+	return st.SetSetting(ctx, store.SettingRedactFields, strings.Join(fields, ","))
+}
+
+// WithStoredRedaction returns a redactor masking what red masks plus the
+// fields the server stored with SaveRedaction. When the setting cannot be
+// read, red is returned with the error.
+func WithStoredRedaction(ctx context.Context, st *store.Store, red *redact.Redactor) (*redact.Redactor, error) {
+	stored, ok, err := st.Setting(ctx, store.SettingRedactFields)
+	if err != nil || !ok || stored == "" {
+		return red, err
+	}
+	return redact.New(append(red.Fields(), strings.Split(stored, ",")...)...), nil
+}
+
 // EventDetailOf loads one event, redacted for display (a capture-mode
-// sample, or the trigger of a run).
+// sample, or the trigger of a run) with red and the server's stored
+// redaction.
 func EventDetailOf(ctx context.Context, st *store.Store, red *redact.Redactor, eventID string) (*EventView, error) {
 	e, err := st.GetEvent(ctx, eventID)
 	if err != nil {
+		return nil, err
+	}
+	if red, err = WithStoredRedaction(ctx, st, red); err != nil {
 		return nil, err
 	}
 	return ViewEvent(e, red), nil
@@ -155,10 +180,14 @@ func jsonOrString(b []byte) json.RawMessage {
 	return out
 }
 
-// RunDetailOf loads a run with its event and steps, redacted for display.
+// RunDetailOf loads a run with its event and steps, redacted for display
+// with red and the server's stored redaction.
 func RunDetailOf(ctx context.Context, st *store.Store, red *redact.Redactor, runID string) (*RunDetail, error) {
 	r, err := st.GetRun(ctx, runID)
 	if err != nil {
+		return nil, err
+	}
+	if red, err = WithStoredRedaction(ctx, st, red); err != nil {
 		return nil, err
 	}
 	d := &RunDetail{Run: ViewRun(r), Steps: []StepView{}}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ghlsync/ghlsync/internal/engine/redact"
 	"github.com/ghlsync/ghlsync/internal/store"
 	"github.com/ghlsync/ghlsync/internal/store/storetest"
 )
@@ -110,5 +111,43 @@ func TestDuplicateWithADifferentBodyIsLogged(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStoredRedactionAppliesToHistory: the server's stored redaction masks
+// history shown by any reader of the database, on top of the reader's own
+// fields, while the stored event keeps the raw bytes.
+func TestStoredRedactionAppliesToHistory(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"three": threeSteps})
+	res := h.ingest("three", "e1", map[string]any{"email": "ana@example.com", "phone": "+351 912 345 678", "city": "Porto"})
+	show := func(fields ...string) string {
+		d, err := RunDetailOf(h.ctx, h.st, redact.New(fields...), res.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(d.Event.Payload)
+	}
+	if out := show(); !strings.Contains(out, "ana@example.com") {
+		t.Fatalf("nothing stored yet, the e-mail should show: %s", out)
+	}
+	if err := SaveRedaction(h.ctx, h.st, redact.New("Email", "phone")); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := h.st.Setting(h.ctx, store.SettingRedactFields); v != "email,phone" {
+		t.Errorf("stored setting = %q", v)
+	}
+	out := show("city")
+	for _, leak := range []string{"ana@example.com", "912 345", "Porto"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("%q shown despite the stored and the reader's redaction: %s", leak, out)
+		}
+	}
+	ev, err := EventDetailOf(h.ctx, h.st, nil, res.EventID)
+	if err != nil || strings.Contains(string(ev.Payload), "ana@example.com") {
+		t.Errorf("event detail: %v %s", err, ev.Payload)
+	}
+	if raw, _ := h.st.GetEvent(h.ctx, res.EventID); !strings.Contains(string(raw.Payload), "ana@example.com") {
+		t.Errorf("the stored event should keep its data for verification and replay: %s", raw.Payload)
 	}
 }

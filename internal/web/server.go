@@ -80,7 +80,9 @@ type sourceEntry struct {
 	err error // why the flow's source could not be built
 }
 
-// New builds the server and a webhook source for every webhook flow. A flow
+// New builds the server and a webhook source for every webhook flow, and
+// stores the engine's redaction fields in the database
+// (engine.SaveRedaction). A flow
 // whose source cannot be built (a missing secret, a bad option) is logged
 // and answers its deliveries with 429 until fixed; the others work.
 func New(cfg Config) (*Server, error) {
@@ -103,6 +105,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("web: the admin token must be at least %d characters long", MinAdminToken)
 	}
 	s := &Server{cfg: cfg, e: cfg.Engine, log: cfg.Logger, sources: map[string]sourceEntry{}, auth: newAdminAuth(cfg.AdminToken)}
+	// Commands reading this database (ghlsync runs) mask what the server
+	// masks.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := engine.SaveRedaction(ctx, cfg.Engine.Store(), cfg.Engine.Redactor()); err != nil {
+		cfg.Logger.Warn("cannot store the redaction settings; ghlsync runs will mask only what its own --redact-fields names", "error", err)
+	}
 	s.ReloadSources()
 	s.routes()
 	return s, nil
