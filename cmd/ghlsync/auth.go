@@ -950,6 +950,37 @@ func authCheckFlows(ctx context.Context, m *auth.Manager, loaded *flow.Loaded, l
 	loaded.Flows = kept
 }
 
+// tokenModeSecretLookup resolves webhook secret references when flows act
+// through one token (GHLSYNC_TOKEN) and the connections' vault is not open:
+// vault:NAME opens the vault of st on first use (never creating a key
+// file; a failed open is tried again on the next lookup, such as a reload),
+// everything else resolves as the sources do by default.
+func tokenModeSecretLookup(st *store.Store, dbPath, keyFile string) source.SecretLookup {
+	if st.Dialect() != store.SQLite {
+		dbPath = ""
+	}
+	var (
+		mu  sync.Mutex
+		sec *auth.Secrets
+	)
+	return func(ref string) (string, error) {
+		if !strings.HasPrefix(strings.TrimSpace(ref), "vault:") {
+			return source.DefaultSecretLookup(ref)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if sec == nil {
+			v, err := auth.LoadVault(auth.VaultOptions{KeyFile: keyFile, DBPath: dbPath, NoCreate: true})
+			if err != nil {
+				return "", fmt.Errorf("secret %s: vault secrets need the vault key that `ghlsync auth secret set` used "+
+					"(GHLSYNC_SECRET_KEY, --key-file, or the key file beside the database): %w", strings.TrimSpace(ref), err)
+			}
+			sec = auth.NewSecrets(st, v)
+		}
+		return sec.Lookup(ref)
+	}
+}
+
 // authSecretLookup resolves webhook secret references for the sources:
 // vault:NAME from the vault, everything else (env:, file:, literal:) as the
 // sources do by default.

@@ -227,6 +227,18 @@ func checkAccess(o *serveOptions) error {
 		"or pass --insecure-no-auth if something in front of ghlsync authenticates", o.addr)
 }
 
+// sqlitePath is the SQLite file a --db / --database-url pair names ("" for
+// Postgres), for the vault key file beside it.
+func sqlitePath(db, databaseURL string) string {
+	switch u := strings.TrimSpace(databaseURL); {
+	case u == "":
+		return db
+	case strings.HasPrefix(u, "sqlite:"):
+		return strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
+	}
+	return ""
+}
+
 // addDBFlags adds --db and --database-url.
 func addDBFlags(f *pflag.FlagSet, db, url *string) {
 	f.StringVar(db, "db", store.DefaultPath, "SQLite database file")
@@ -465,6 +477,11 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		if o.token != "" {
 			conns = &engine.StaticConnections{Token: o.token, LocationID: o.locationID, CompanyID: o.companyID,
 				Timezone: o.timezone, Config: ghlCfg}
+			if secrets == nil {
+				// Connections come from the token, but secret: vault:NAME
+				// still reads the vault.
+				secrets = tokenModeSecretLookup(st, sqlitePath(o.db, o.databaseURL), o.keyFile)
+			}
 		} else {
 			m, ac, err := authForServe(ctx, st, o.db, o.keyFile, ghlCfg, log)
 			if err != nil {
