@@ -130,7 +130,10 @@ func listCaptures(w io.Writer, ctx context.Context, st *store.Store, o *runsOpti
 	if err != nil {
 		return err
 	}
-	red := redact.New(o.redactFields...)
+	red, err := engine.WithStoredRedaction(ctx, st, redact.New(o.redactFields...))
+	if err != nil {
+		return err
+	}
 	views := make([]*engine.EventView, 0, len(evs))
 	for _, e := range evs {
 		views = append(views, engine.ViewEvent(e, red))
