@@ -92,14 +92,28 @@ func FlowOperations(f *flow.Flow) []*catalog.Operation {
 	return ops
 }
 
+// TimezoneScope lets the engine read the location's time zone, which date
+// helpers (due dates, appointment times) compute in. It is not tied to any
+// step, so FlowScopes adds it on its own.
+const TimezoneScope = "locations.readonly"
+
 // FlowScopes returns every scope the flows need, sorted: what `ghlsync auth
-// login` asks for by default.
+// login` asks for by default. Besides the scopes of the flows' operations it
+// asks for TimezoneScope, without which dates would be computed in UTC.
 func FlowScopes(flows []*flow.Flow) []string {
+	if len(flows) == 0 {
+		return nil
+	}
 	var ops []*catalog.Operation
 	for _, f := range flows {
 		ops = append(ops, FlowOperations(f)...)
 	}
-	return RequiredScopes(ops)
+	scopes := RequiredScopes(ops)
+	if !slices.Contains(scopes, TimezoneScope) {
+		scopes = append(scopes, TimezoneScope)
+		slices.Sort(scopes)
+	}
+	return scopes
 }
 
 // ScopeError names a flow, its connection and the scopes it lacks.

@@ -80,7 +80,7 @@ func TestFlowScopesAndCheckFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff([]string{"calendars/events.write", "contacts.write", "locations/customFields.readonly"}, FlowScopes([]*flow.Flow{f})); d != "" {
+	if d := cmp.Diff([]string{"calendars/events.write", "contacts.write", "locations.readonly", "locations/customFields.readonly"}, FlowScopes([]*flow.Flow{f})); d != "" {
 		t.Fatalf("FlowScopes (-want +got):\n%s", d)
 	}
 
