@@ -927,20 +927,28 @@ func authForServe(ctx context.Context, st *store.Store, dbPath, keyFile string, 
 	return m, newAuthConnections(m, log), nil
 }
 
-// authCheckFlows moves every flow whose connection lacks a scope it needs
-// out of loaded.Flows into loaded.Errors (the message lists the missing
-// scopes). Flows whose connection does not exist yet stay: their runs wait,
-// paused, until it is added.
-func authCheckFlows(ctx context.Context, m *auth.Manager, loaded *flow.Loaded, log *slog.Logger) {
+// authCheckFlows checks each flow's connection holds the scopes the flow
+// needs. A webhook flow lacking one stays loaded but held: the returned map
+// (flow name → the scope error) lists them, and serve answers their
+// deliveries 429 until the connection is re-authorised, so senders retry
+// instead of taking a 404 as permanent. A polling flow lacking one moves
+// from loaded.Flows to loaded.Errors. Flows whose connection does not exist
+// yet stay: their runs wait, paused, until it is added.
+func authCheckFlows(ctx context.Context, m *auth.Manager, loaded *flow.Loaded, log *slog.Logger) map[string]error {
+	held := map[string]error{}
 	kept := loaded.Flows[:0]
 	for _, f := range loaded.Flows {
 		err := m.CheckFlow(ctx, f)
 		var se *auth.ScopeError
 		switch {
+		case errors.As(err, &se) && f.Trigger.Webhook != nil:
+			held[f.Name] = err
+			log.Error("webhook flow cannot take deliveries until its connection has the scopes it needs "+
+				"(deliveries are answered 429; check with `ghlsync auth check --flows DIR`)", "flow", f.Name, "problem", err.Error())
 		case errors.As(err, &se):
 			msg := strings.TrimPrefix(err.Error(), f.File+": ")
-			loaded.Errors = append(loaded.Errors, &flow.Error{Pos: f.Pos, Msg: msg})
-			log.Error("flow not loaded", "flow", f.Name, "problem", msg)
+			// Logged by the caller with the other problems.
+			loaded.Errors = append(loaded.Errors, &flow.Error{Pos: f.Pos, Msg: msg + " (check with `ghlsync auth check --flows DIR`)"})
 			continue
 		case err != nil:
 			log.Warn("flow's connection is not usable yet; its runs wait", "flow", f.Name, "problem", err.Error())
@@ -948,6 +956,7 @@ func authCheckFlows(ctx context.Context, m *auth.Manager, loaded *flow.Loaded, l
 		kept = append(kept, f)
 	}
 	loaded.Flows = kept
+	return held
 }
 
 // tokenModeSecretLookup resolves webhook secret references when flows act

@@ -242,8 +242,9 @@ steps:
 		t.Fatalf("login: %v\n%s", err, out)
 	}
 	u, _ := url.Parse(consent)
-	if got := u.Query().Get("scope"); got != "calendars/events.write contacts.write" {
-		t.Fatalf("requested scopes %q, want exactly the flows' (calendars/events.write contacts.write)", got)
+	// locations.readonly too: it reads the location's time zone for dates.
+	if got := u.Query().Get("scope"); got != "calendars/events.write contacts.write locations.readonly" {
+		t.Fatalf("requested scopes %q, want the flows' (calendars/events.write contacts.write) and locations.readonly", got)
 	}
 	for _, k := range []string{"response_type", "redirect_uri", "client_id", "state"} {
 		if u.Query().Get(k) == "" {
@@ -345,10 +346,24 @@ func TestAuthConnectionsForServe(t *testing.T) {
 	if err != nil || len(loaded.Flows) != 2 {
 		t.Fatalf("load: %v %v", err, loaded.Errors)
 	}
-	authCheckFlows(ctx, m, loaded, log)
-	if len(loaded.Flows) != 1 || loaded.Flows[0].Name != "ok" || len(loaded.Errors) != 1 ||
-		!strings.Contains(loaded.Errors[0].Error(), "calendars/events.write") || !strings.Contains(loaded.Errors[0].Error(), "book.yaml") {
-		t.Fatalf("after scope check: flows %d, errors %v", len(loaded.Flows), loaded.Errors)
+	os.WriteFile(filepath.Join(dir, "poll.yaml"), []byte("trigger: {poll: {op: contacts.search, every: 5m}}\nsteps:\n  - {id: c, op: contacts.upsert, with: {email: x@example.com}}\n"), 0o644)
+	loaded, err = flow.LoadDir(dir)
+	if err != nil || len(loaded.Flows) != 3 {
+		t.Fatalf("load: %v %v", err, loaded.Errors)
+	}
+	// A webhook flow lacking a scope stays loaded but held (its deliveries
+	// get 429); a polling one does not load. Both messages name the scope.
+	held := authCheckFlows(ctx, m, loaded, log)
+	var names []string
+	for _, f := range loaded.Flows {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, ",") != "book,ok" || len(held) != 1 || held["book"] == nil ||
+		!strings.Contains(held["book"].Error(), "calendars/events.write") || !strings.Contains(held["book"].Error(), "book.yaml") {
+		t.Fatalf("after scope check: flows %v, held %v", names, held)
+	}
+	if len(loaded.Errors) != 1 || !strings.Contains(loaded.Errors[0].Error(), "poll.yaml") || !strings.Contains(loaded.Errors[0].Error(), "contacts.readonly") {
+		t.Fatalf("polling flow lacking a scope: %v", loaded.Errors)
 	}
 }
 

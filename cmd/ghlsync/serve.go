@@ -369,6 +369,44 @@ type server struct {
 	conns    engine.Connections
 	manager  *auth.Manager // nil with a single token
 	reloadMu sync.Mutex
+
+	// held are the webhook flows whose connection lacks a scope they need:
+	// loaded, but their deliveries are answered 429 until it is fixed.
+	heldMu sync.RWMutex
+	held   map[string]error
+}
+
+// heldError says why a webhook flow cannot take deliveries yet (nil: it can).
+func (s *server) heldError(flowName string) error {
+	s.heldMu.RLock()
+	defer s.heldMu.RUnlock()
+	return s.held[flowName]
+}
+
+// holdRetryAfter is the Retry-After of a held flow's deliveries: fixing a
+// scope takes a person, so senders need not come back every few seconds.
+const holdRetryAfter = 60
+
+// holdHeld answers the deliveries of held flows with 429 and Retry-After,
+// as web does for a flow whose source is misconfigured: nothing is stored,
+// and the sender keeps the event and retries. Everything else goes to next.
+func (s *server) holdHeld(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/hooks/") {
+			name := strings.TrimPrefix(r.URL.Path, "/hooks/")
+			if err := s.heldError(name); err != nil {
+				s.Engine.Metrics().Events.WithLabelValues(name, engine.EventUnavailable).Inc()
+				s.log.Warn("delivery refused: the flow's connection lacks a scope it needs; run `ghlsync auth check --flows DIR`",
+					"flow", name, "problem", err.Error())
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Retry-After", strconv.Itoa(holdRetryAfter))
+				w.WriteHeader(http.StatusTooManyRequests)
+				fmt.Fprintf(w, "{\"error\": %q}\n", fmt.Sprintf("flow %q cannot take deliveries yet; try again later", name))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // loadFlows reads the flows folder with the checks that need no
@@ -390,9 +428,13 @@ func loadFlows(dir string, log *slog.Logger) (*flow.Loaded, error) {
 // fails them does not load (logged with file:line); custom fields that
 // cannot be listed only warn.
 func (s *server) checkFlows(ctx context.Context, loaded *flow.Loaded) {
+	held := map[string]error{}
 	if s.manager != nil {
-		authCheckFlows(ctx, s.manager, loaded, s.log)
+		held = authCheckFlows(ctx, s.manager, loaded, s.log)
 	}
+	s.heldMu.Lock()
+	s.held = held
+	s.heldMu.Unlock()
 	logged := map[*flow.Error]bool{}
 	for _, p := range loaded.Errors {
 		logged[p] = true
@@ -523,11 +565,11 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
-	var handler http.Handler = ws
+	var handler http.Handler = s.holdHeld(ws)
 	if callback != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/oauth/callback", callback)
-		mux.Handle("/", ws)
+		mux.Handle("/", handler)
 		handler = mux
 	}
 	s.URL, s.Store, s.Web, s.adminToken = "http://"+ln.Addr().String(), st, ws, o.adminToken != ""
@@ -591,6 +633,7 @@ func printServing(out io.Writer, s *server) {
 		fmt.Fprintln(out, "  the dashboard, /api and /metrics ask for the admin token; /hooks and /healthz are open")
 	}
 	loaded := s.Engine.Flows()
+	heldN := 0
 	for _, f := range loaded.Flows {
 		switch {
 		case f.Trigger.Webhook != nil:
@@ -598,11 +641,20 @@ func printServing(out io.Writer, s *server) {
 			if err := s.Web.SourceError(f.Name); err != nil {
 				fmt.Fprintf(out, "  %-24s   not taking deliveries: %v\n", "", err)
 			}
+			if err := s.heldError(f.Name); err != nil {
+				fmt.Fprintf(out, "  %-24s   not taking deliveries (429) until its connection has the scopes: %v\n", "", err)
+				heldN++
+			}
 		case f.Trigger.Poll != nil:
 			fmt.Fprintf(out, "  %-24s polls %s every %s\n", f.Name, f.Trigger.Poll.Op, f.Trigger.Poll.Every)
 		}
 	}
 	if n := len(loaded.Errors); n > 0 {
-		fmt.Fprintf(out, "  %d problem(s) kept some flow files from loading; see the log or `ghlsync flows validate`\n", n)
+		fmt.Fprintf(out, "  %d problem(s) kept some flow files from loading; see the log, `ghlsync flows validate %s`"+
+			" and `ghlsync auth check --flows %s`\n", n, s.flowsDir, s.flowsDir)
+	}
+	if heldN > 0 {
+		fmt.Fprintf(out, "  %d flow(s) lack a scope on their connection; see `ghlsync auth check --flows %s`, then re-authorise (auth login or add-token --scope)\n",
+			heldN, s.flowsDir)
 	}
 }
