@@ -543,3 +543,31 @@ func sameTaskDue(a, b string) bool {
 	tb, err2 := time.Parse(time.RFC3339, b)
 	return err1 == nil && err2 == nil && ta.Equal(tb)
 }
+
+// TestBadFieldsAreDroppedNotFatal: a phone that is not a phone number and a
+// deal value that is not a plain amount leave those fields out; the lead is
+// still synced with the rest (the examples are what users copy).
+func TestBadFieldsAreDroppedNotFatal(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	d := delivery{Flow: "sync-contacts-generic", Source: "generic"}
+	for i, c := range []struct{ phone, deal string }{
+		{`"12"`, `1e400`},
+		{`"not a phone"`, `"lots"`},
+		{`"+1 212 555 0199"`, `"$1,234.50"`},
+	} {
+		email := fmt.Sprintf("degrade%d@example.com", i)
+		body := []byte(fmt.Sprintf(`{"id":"degrade-%d","type":"contact.created","data":{"email":%q,"first_name":"Ana","phone":%s,"deal_value":%s}}`,
+			i, email, c.phone, c.deal))
+		b, hdr := h.signed(d, body, time.Now())
+		h.deliver(ctx, d, b, hdr) // fails the test if a step fails
+		got, ok := h.contacts()[email]
+		if !ok {
+			t.Fatalf("case %d: no contact %s", i, email)
+		}
+		hasPhone, hasDeal := str(got, "phone") != "", len(customFields(got)) > 0
+		if want := i == 2; hasPhone != want || hasDeal != want || str(got, "firstName") != "Ana" {
+			t.Errorf("case %d: phone %q, custom fields %v, first name %q", i, str(got, "phone"), customFields(got), str(got, "firstName"))
+		}
+	}
+}
