@@ -5,8 +5,12 @@
 test:
 	go test -count=1 -timeout 20m ./...
 
+# The version is the git description of the checkout (a commit, plus
+# -dirty with uncommitted changes); "dev" outside git.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 build:
-	CGO_ENABLED=0 go build -o bin/ghlsync ./cmd/ghlsync
+	CGO_ENABLED=0 go build -ldflags "-X main.version=$(VERSION)" -o bin/ghlsync ./cmd/ghlsync
 
 demo:
 	go run ./cmd/ghlsync demo

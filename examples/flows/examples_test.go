@@ -571,3 +571,42 @@ func TestBadFieldsAreDroppedNotFatal(t *testing.T) {
 		}
 	}
 }
+
+// TestSourcesDocExampleReachesContact: the generic curl example of
+// docs/sources.md, run through the flow it is addressed to, creates the
+// contact with the names it sends (its field names match the flow's).
+func TestSourcesDocExampleReachesContact(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	doc, err := os.ReadFile("../../docs/sources.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(doc), "<!-- generic-example:start -->")
+	end := strings.Index(string(doc), "<!-- generic-example:end -->")
+	if start < 0 || end < start {
+		t.Fatal("docs/sources.md lacks the generic-example markers")
+	}
+	var body, flowName string
+	for _, line := range strings.Split(string(doc[start:end]), "\n") {
+		if v, ok := strings.CutPrefix(line, "BODY='"); ok {
+			body = strings.TrimSuffix(v, "'")
+		}
+		if v, ok := strings.CutPrefix(line, "URL='"); ok {
+			flowName = v[strings.LastIndex(v, "/")+1 : len(v)-1]
+		}
+	}
+	if body == "" || flowName == "" {
+		t.Fatal("the example lacks BODY= or URL=")
+	}
+	d := delivery{Flow: flowName, Source: "generic"}
+	b, hdr := h.signed(d, []byte(body), time.Now())
+	h.deliver(ctx, d, b, hdr)
+	c, ok := h.contacts()["jose.muller@example.com"]
+	if !ok {
+		t.Fatalf("no contact created by the example; contacts: %v", keys(h.contacts()))
+	}
+	if str(c, "firstName") != "José" || str(c, "lastName") != "Müller 😀" {
+		t.Errorf("names did not arrive: firstName %q lastName %q", str(c, "firstName"), str(c, "lastName"))
+	}
+}

@@ -204,7 +204,7 @@ func TestGenericDocExample(t *testing.T) {
 	if ev.Type != "contact.created" || ev.ID == "" || !ev.Verification.Verified || ev.Verification.Scheme != "hmac-sha256" {
 		t.Fatalf("event %+v", ev)
 	}
-	if lookupString(ev.Payload, "data.firstName") != "José" || lookupString(ev.Payload, "data.lastName") != "Müller 😀" {
+	if lookupString(ev.Payload, "data.first_name") != "José" || lookupString(ev.Payload, "data.last_name") != "Müller 😀" {
 		t.Errorf("names changed in transit: %s", ev.Raw)
 	}
 }
