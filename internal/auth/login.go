@@ -251,9 +251,7 @@ var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>
 .err{color:#b00020}pre{white-space:pre-wrap;background:#f5f5f5;padding:.6rem;border-radius:.3rem}code{background:#f3f3f3;padding:0 .2rem}</style></head>
 <body><h1>{{.Title}}</h1>
 {{if .Err}}<p class="err">The connection was not stored.</p><pre>{{.Err}}</pre>
-{{else}}<p>Connection <code>{{.Info.Name}}</code> is ready: {{.Info.UserType}}
-{{if .Info.LocationID}}location <code>{{.Info.LocationID}}</code>{{end}}
-{{if .Info.CompanyID}}company <code>{{.Info.CompanyID}}</code>{{end}}.</p>
+{{else}}<p>Connection <code>{{.Info.Name}}</code> is ready{{if .Info.LocationID}} for location <code>{{.Info.LocationID}}</code>{{else if .Info.CompanyID}} for company <code>{{.Info.CompanyID}}</code>{{end}}{{if .Info.UserType}} (a {{.Info.UserType}}-level token){{end}}.</p>
 <p>Scopes: {{range .Info.Scopes}}<code>{{.}}</code> {{end}}</p>
 <p>You can close this window.</p>{{end}}
 </body></html>`))

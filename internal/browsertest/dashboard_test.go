@@ -36,7 +36,7 @@ type stepBox struct {
 // What the dashboard shows, read from the page the way a user reads it:
 // links to flows and runs, and each run's status badge in its row.
 const (
-	jsFlows = `[...new Set([...document.querySelectorAll('a[href^="/?flow="]')].map(a => a.textContent.trim()))]`
+	jsFlows = `[...new Set([...document.querySelectorAll('a[href^="/flows/"]')].map(a => a.textContent.trim()))]`
 	jsRuns  = `[...document.querySelectorAll('a[href^="/runs/"]')].map(a => {
 	  const tr = a.closest('tr'); const b = tr && tr.querySelector('.badge');
 	  return {id: a.textContent.trim(), href: a.getAttribute('href'), status: b ? b.textContent.trim() : '', row: tr ? tr.innerText : ''};
@@ -92,8 +92,8 @@ func TestDashboard(t *testing.T) {
 	var wantFlows []string
 	for _, f := range s.flows.Flows {
 		wantFlows = append(wantFlows, f.Name)
-		if f.Trigger.Webhook != nil && !strings.Contains(text, "POST /hooks/"+f.Name) {
-			t.Errorf("the dashboard does not show flow %s's webhook path POST /hooks/%s", f.Name, f.Name)
+		if f.Trigger.Webhook != nil && !strings.Contains(text, "POST "+s.web.URL+"/hooks/"+f.Name) {
+			t.Errorf("the dashboard does not show flow %s's webhook URL POST %s/hooks/%s", f.Name, s.web.URL, f.Name)
 		}
 	}
 	slices.Sort(shownFlows)
@@ -213,6 +213,21 @@ func TestDashboard(t *testing.T) {
 		}
 		noSecrets(t, ctx, "/runs/"+r.ID)
 	}
+
+	// A flow's own page, reached from the dashboard: its webhook URL, steps
+	// and runs.
+	if _, err := chromedp.Run(ctx, chromedp.NavigateResponse(s.web.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, `a[href="/flows/`+contact.Flow+`"]`)
+	text = run(t, ctx, chromedp.Evaluate[string](jsText))
+	for _, want := range []string{"Flow " + contact.Flow, "POST " + s.web.URL + "/hooks/" + contact.Flow, "Last success", contact.ID} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the page of flow %s lacks %q:\n%s", contact.Flow, want, text)
+		}
+	}
+	noSecrets(t, ctx, "/flows/"+contact.Flow)
+	Screenshot(t, ctx, "flow")
 }
 
 // run runs one action and fails the test on error.

@@ -228,6 +228,32 @@ func (q queries) ListEvents(ctx context.Context, f EventFilter) ([]*Event, error
 	return out, rows.Err()
 }
 
+// GetEvents returns the events with the given ids (those that exist),
+// keyed by id.
+func (q queries) GetEvents(ctx context.Context, ids []string) (map[string]*Event, error) {
+	out := map[string]*Event{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := q.query(ctx, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("get events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("get events: %w", err)
+		}
+		out[e.ID] = e
+	}
+	return out, rows.Err()
+}
+
 // TrimCaptures keeps the newest keep capture-mode samples of a flow and
 // deletes the older ones; it returns how many were deleted.
 func (q queries) TrimCaptures(ctx context.Context, flow string, keep int) (int, error) {

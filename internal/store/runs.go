@@ -114,8 +114,9 @@ func (q queries) GetRun(ctx context.Context, id string) (*Run, error) {
 
 // RunFilter selects runs for ListRuns. Zero fields match everything.
 type RunFilter struct {
-	Flow    string
-	Status  string
+	Flow   string
+	Status string
+	// EventID matches the run's event by its id or by the source's event id.
 	EventID string
 	// Before lists runs created before this run id (for paging newest-first).
 	Before string
@@ -137,8 +138,9 @@ func (q queries) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 		args = append(args, f.Status)
 	}
 	if f.EventID != "" {
-		where = append(where, "event_id = ?")
-		args = append(args, f.EventID)
+		// Our event id, or the source's (what a sender knows).
+		where = append(where, "(event_id = ? OR event_id IN (SELECT id FROM events WHERE source_event_id = ?))")
+		args = append(args, f.EventID, f.EventID)
 	}
 	if f.Before != "" {
 		where = append(where, "id < ?")
@@ -243,6 +245,56 @@ func (q queries) QueueDepth(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("queue depth: %w", err)
 	}
 	return n, nil
+}
+
+// WaitingJobs counts River jobs waiting to start: available, scheduled or
+// retryable. Jobs being worked are not counted (a run's status says that).
+func (q queries) WaitingJobs(ctx context.Context) (int, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE state IN ('available', 'scheduled', 'retryable')`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("waiting jobs: %w", err)
+	}
+	return n, nil
+}
+
+// FlowStats summarises the runs of one flow.
+type FlowStats struct {
+	// Counts by run status.
+	Counts map[string]int
+	// LastSuccess is when the newest succeeded run finished (zero if none).
+	LastSuccess time.Time
+}
+
+// FlowRunStats returns run counts by status and the last success of every
+// flow that has runs.
+func (q queries) FlowRunStats(ctx context.Context) (map[string]*FlowStats, error) {
+	rows, err := q.query(ctx, `SELECT flow, status, COUNT(*), MAX(finished_at) FROM runs GROUP BY flow, status`)
+	if err != nil {
+		return nil, fmt.Errorf("flow run stats: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*FlowStats{}
+	for rows.Next() {
+		var (
+			flow, status string
+			n            int
+			last         sql.NullInt64
+		)
+		if err := rows.Scan(&flow, &status, &n, &last); err != nil {
+			return nil, fmt.Errorf("flow run stats: %w", err)
+		}
+		fs := out[flow]
+		if fs == nil {
+			fs = &FlowStats{Counts: map[string]int{}}
+			out[flow] = fs
+		}
+		fs.Counts[status] = n
+		if status == RunSucceeded {
+			fs.LastSuccess = fromNullMicros(last)
+		}
+	}
+	return out, rows.Err()
 }
 
 // PurgeResult says what a retention pass deleted.

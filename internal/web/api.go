@@ -13,12 +13,15 @@ import (
 
 // FlowView describes a loaded flow.
 type FlowView struct {
-	Name        string     `json:"name"`
-	Description string     `json:"description,omitempty"`
-	File        string     `json:"file"`
-	Connection  string     `json:"connection"`
-	Trigger     string     `json:"trigger"` // "webhook generic", "poll contacts.search every 5m"
-	HookPath    string     `json:"hookPath,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file"`
+	Connection  string `json:"connection"`
+	Trigger     string `json:"trigger"` // "webhook generic", "poll contacts.search every 5m"
+	HookPath    string `json:"hookPath,omitempty"`
+	// HookURL is the full webhook URL (Config.PublicURL or the request's
+	// scheme and host, plus HookPath).
+	HookURL     string     `json:"hookUrl,omitempty"`
 	Types       []string   `json:"types,omitempty"`
 	Unsigned    bool       `json:"unsigned,omitempty"`
 	SourceError string     `json:"sourceError,omitempty"`
@@ -48,11 +51,16 @@ type FlowsView struct {
 	Problems []FlowProblem `json:"problems,omitempty"`
 }
 
-func (s *Server) flowsView() FlowsView {
+func (s *Server) flowsView(r *http.Request) FlowsView {
 	l := s.e.Flows()
 	out := FlowsView{Flows: []FlowView{}}
+	base := s.baseURL(r)
 	for _, f := range l.Flows {
-		out.Flows = append(out.Flows, s.flowView(f))
+		v := s.flowView(f)
+		if v.HookPath != "" {
+			v.HookURL = base + v.HookPath
+		}
+		out.Flows = append(out.Flows, v)
 	}
 	for _, p := range l.Errors {
 		out.Problems = append(out.Problems, FlowProblem{Where: p.Pos.String(), Message: p.Msg})
@@ -89,8 +97,8 @@ func (s *Server) flowView(f *flow.Flow) FlowView {
 	return v
 }
 
-func (s *Server) apiFlows(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, s.flowsView())
+func (s *Server) apiFlows(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.flowsView(r))
 }
 
 // RunsView is the answer of GET /api/runs.

@@ -49,6 +49,10 @@ type Config struct {
 	AdminToken string
 	// PublicMetrics serves /metrics without the admin token.
 	PublicMetrics bool
+	// PublicURL is the scheme and host senders reach this server at
+	// (https://ghlsync.example.com), used to show each flow's webhook URL;
+	// when empty the URL is built from the request.
+	PublicURL string
 	// Reload, when set, serves POST /api/reload: read the flows again.
 	Reload func(ctx context.Context) (ReloadResult, error)
 }
@@ -174,6 +178,7 @@ func (s *Server) routes() {
 	}
 	m.Handle("GET /{$}", page(s.dashboard))
 	m.Handle("GET /runs/{id}", page(s.runPage))
+	m.Handle("GET /flows/{name}", page(s.flowPage))
 	m.Handle("POST /runs/{id}/replay", cop.Handler(page(s.replayForm)))
 	m.HandleFunc("GET /login", s.loginForm)
 	m.Handle("POST /login", cop.Handler(http.HandlerFunc(s.login)))

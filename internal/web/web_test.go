@@ -264,7 +264,7 @@ func TestAPIAndDashboard(t *testing.T) {
 	}
 
 	page := f.do("GET", "/", nil, nil)
-	for _, want := range []string{"contacts", "POST /hooks/contacts", "poll contacts.search every 5m0s", runID, "not taking deliveries", "bad.yaml"} {
+	for _, want := range []string{"contacts", "POST <code class=\"url\">" + f.srv.URL + "/hooks/contacts</code>", "poll contacts.search every 5m0s", runID, "not taking deliveries", "bad.yaml"} {
 		if !strings.Contains(page.text, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}
