@@ -486,6 +486,13 @@ func printNext(w io.Writer, o Options, webURL, sbURL string) {
 		db = "'" + db + "'"
 	}
 	fmt.Fprintln(w, "\nLook further:")
+	if o.Exit {
+		// The servers have stopped: only what reads the database works.
+		fmt.Fprintf(w, "  runs                 %s runs list --db %s\n", cmd, db)
+		fmt.Fprintf(w, "  one run in detail    %s runs show <run id> --db %s\n", cmd, db)
+		fmt.Fprintf(w, "  the dashboard        %s demo --db %s (serves until Ctrl-C)\n", cmd, db)
+		return
+	}
 	fmt.Fprintf(w, "  dashboard            %s/\n", webURL)
 	fmt.Fprintf(w, "  runs                 %s runs list --db %s\n", cmd, db)
 	fmt.Fprintf(w, "  one run in detail    %s runs show <run id> --db %s\n", cmd, db)

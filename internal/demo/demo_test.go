@@ -52,6 +52,10 @@ func TestDemoExit(t *testing.T) {
 	if strings.Contains(out, "Still serving") {
 		t.Errorf("--exit kept serving")
 	}
+	// The servers have stopped: no URL of theirs is offered afterwards.
+	if _, after, _ := strings.Cut(out, "Look further:"); strings.Contains(after, "http://") || strings.Contains(after, "post your own event") {
+		t.Errorf("--exit offers URLs of stopped servers:\n%s", after)
+	}
 	if strings.Contains(out, "!") && regexp.MustCompile(`(?m)^\s*! `).MatchString(out) {
 		t.Errorf("output reports a problem:\n%s", out)
 	}

@@ -912,7 +912,7 @@ func TestSeedErrorsNameTheField(t *testing.T) {
 		{"locations: [{id: l1}]\ntokens: [{token: t, locationId: l2}]", `tokens[0].locationId "l2" is not a location of the seed`},
 		{"locations: [{id: l1}]\nrecords: {gadgets: [{id: g}]}", "records.gadgets: unknown kind"},
 		{"locations: [{id: l1}]\nrecords: {customFields: [{id: f, name: F, dataType: COLOUR}]}", `records.customFields[0]: dataType "COLOUR"`},
-		{"locations: [{id: l1}]\nbogus: 1", "field bogus not found"},
+		{"locations: [{id: l1}]\nbogus: 1", `line 2: unknown key "bogus"`},
 	}
 	for _, c := range cases {
 		s, err := ParseSeed("test.yaml", []byte(c.yaml))

@@ -3,9 +3,12 @@ package sandbox
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -66,13 +69,58 @@ func ParseSeed(name string, data []byte) (*Seed, error) {
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("sandbox: seed %s: %w", name, err)
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("sandbox: seed %s is empty (print the built-in seed with `ghlsync sandbox --print-seed` for a template)", name)
+		}
+		return nil, fmt.Errorf("sandbox: seed %s: %w", name, seedDecodeError(err))
 	}
 	s.file = name
 	if err := s.check(); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+var (
+	seedUnknownKey = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
+	seedWrongType  = regexp.MustCompile(`^line (\d+): cannot unmarshal !!(\w+) (.*?) ?into (\S+)$`)
+)
+
+// seedDecodeError rewrites the YAML decoder's type errors in the seed's
+// terms: `line 3: unknown key "bogus"` rather than a Go type name.
+func seedDecodeError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		switch m := seedUnknownKey.FindStringSubmatch(e); {
+		case m != nil:
+			msgs = append(msgs, fmt.Sprintf("line %s: unknown key %q", m[1], m[2]))
+		default:
+			if m := seedWrongType.FindStringSubmatch(e); m != nil {
+				want := "a value of another kind"
+				switch t := m[4]; {
+				case strings.HasPrefix(t, "[]"):
+					want = "a list"
+				case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "sandbox."):
+					want = "a mapping (key: value)"
+				case t == "string":
+					want = "text"
+				}
+				got := map[string]string{"str": "text", "int": "a number", "float": "a number", "bool": "true/false",
+					"seq": "a list", "map": "a mapping", "null": "nothing"}[m[2]]
+				if got == "" {
+					got = m[2]
+				}
+				msgs = append(msgs, fmt.Sprintf("line %s: expected %s, found %s %s", m[1], want, got, strings.TrimSpace(m[3])))
+				continue
+			}
+			msgs = append(msgs, e)
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func (s *Seed) errf(format string, a ...any) error {
