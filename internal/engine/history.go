@@ -58,7 +58,8 @@ func (v *EventView) Signature() string {
 		return ""
 	case ver.Verified:
 		b.WriteString("verified (" + ver.Scheme)
-		if ver.KeyIndex >= 0 {
+		// The source's note names the key itself when it has one.
+		if ver.KeyIndex >= 0 && ver.Detail == "" {
 			fmt.Fprintf(&b, ", secret or key #%d", ver.KeyIndex+1)
 		}
 		b.WriteString(")")
