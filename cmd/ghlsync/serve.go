@@ -369,44 +369,6 @@ type server struct {
 	conns    engine.Connections
 	manager  *auth.Manager // nil with a single token
 	reloadMu sync.Mutex
-
-	// held are the webhook flows whose connection lacks a scope they need:
-	// loaded, but their deliveries are answered 429 until it is fixed.
-	heldMu sync.RWMutex
-	held   map[string]error
-}
-
-// heldError says why a webhook flow cannot take deliveries yet (nil: it can).
-func (s *server) heldError(flowName string) error {
-	s.heldMu.RLock()
-	defer s.heldMu.RUnlock()
-	return s.held[flowName]
-}
-
-// holdRetryAfter is the Retry-After of a held flow's deliveries: fixing a
-// scope takes a person, so senders need not come back every few seconds.
-const holdRetryAfter = 60
-
-// holdHeld answers the deliveries of held flows with 429 and Retry-After,
-// as web does for a flow whose source is misconfigured: nothing is stored,
-// and the sender keeps the event and retries. Everything else goes to next.
-func (s *server) holdHeld(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/hooks/") {
-			name := strings.TrimPrefix(r.URL.Path, "/hooks/")
-			if err := s.heldError(name); err != nil {
-				s.Engine.Metrics().Events.WithLabelValues(name, engine.EventUnavailable).Inc()
-				s.log.Warn("delivery refused: the flow's connection lacks a scope it needs; run `ghlsync auth check --flows DIR`",
-					"flow", name, "problem", err.Error())
-				w.Header().Set("Content-Type", "application/json")
-				w.Header().Set("Retry-After", strconv.Itoa(holdRetryAfter))
-				w.WriteHeader(http.StatusTooManyRequests)
-				fmt.Fprintf(w, "{\"error\": %q}\n", fmt.Sprintf("flow %q cannot take deliveries yet; try again later", name))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // loadFlows reads the flows folder with the checks that need no
@@ -426,15 +388,16 @@ func loadFlows(dir string, log *slog.Logger) (*flow.Loaded, error) {
 // checkFlows applies the checks that need the connections: scopes of stored
 // connections, and custom fields against each flow's location. A flow that
 // fails them does not load (logged with file:line); custom fields that
-// cannot be listed only warn.
-func (s *server) checkFlows(ctx context.Context, loaded *flow.Loaded) {
+// cannot be listed only warn. It returns the webhook flows to hold (see
+// engine.Engine.SetHeld) because their connection lacks a scope: they stay
+// loaded, answer 429 and their runs wait until it is fixed.
+func (s *server) checkFlows(ctx context.Context, loaded *flow.Loaded) map[string]error {
 	held := map[string]error{}
 	if s.manager != nil {
-		held = authCheckFlows(ctx, s.manager, loaded, s.log)
+		for name, err := range authCheckFlows(ctx, s.manager, loaded, s.log) {
+			held[name] = fmt.Errorf("%w; check with `ghlsync auth check --flows %s`", err, s.flowsDir)
+		}
 	}
-	s.heldMu.Lock()
-	s.held = held
-	s.heldMu.Unlock()
 	logged := map[*flow.Error]bool{}
 	for _, p := range loaded.Errors {
 		logged[p] = true
@@ -447,6 +410,7 @@ func (s *server) checkFlows(ctx context.Context, loaded *flow.Loaded) {
 			s.log.Error("flow not loaded", "problem", p.Error())
 		}
 	}
+	return held
 }
 
 // reload reads the flows folder again and swaps in what loads, with every
@@ -462,12 +426,18 @@ func (s *server) reload(ctx context.Context) (web.ReloadResult, error) {
 		s.log.Error("flows not reloaded; the running ones stay", "error", err)
 		return web.ReloadResult{}, fmt.Errorf("reload: %w", err)
 	}
-	s.checkFlows(ctx, loaded)
+	held := s.checkFlows(ctx, loaded)
 	kept := loaded.KeepPrevious(s.Engine.Flows())
 	for _, name := range kept {
 		s.log.Warn("flow file has problems; its previous version stays active", "flow", name)
+		// The previous version was checked when it loaded: it stays held
+		// if it was.
+		if err := s.Engine.Held(name); err != nil {
+			held[name] = err
+		}
 	}
 	s.Engine.SetFlows(loaded)
+	s.Engine.SetHeld(held)
 	s.Web.ReloadSources()
 	res := web.ReloadResult{KeptPrevious: kept, Flows: []string{}}
 	for _, f := range loaded.Flows {
@@ -538,7 +508,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		}
 	}
 	s := &server{flowsDir: o.flowsDir, conns: conns, manager: manager, log: log}
-	s.checkFlows(ctx, loaded)
+	held := s.checkFlows(ctx, loaded)
 	eng, err := engine.New(engine.Config{
 		Store: st, Flows: loaded, Connections: conns, Logger: log, Workers: o.workers,
 		MaxAttempts: o.maxAttempts, JobTimeout: o.jobTimeout, Redactor: redact.New(o.redactFields...),
@@ -548,6 +518,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
+	eng.SetHeld(held)
 	s.Engine = eng
 	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: secrets,
 		AdminToken: o.adminToken, PublicMetrics: o.publicMetrics, Reload: s.reload})
@@ -565,7 +536,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		st.Close()
 		return nil, err
 	}
-	var handler http.Handler = s.holdHeld(ws)
+	var handler http.Handler = ws
 	if callback != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/oauth/callback", callback)
@@ -641,7 +612,7 @@ func printServing(out io.Writer, s *server) {
 			if err := s.Web.SourceError(f.Name); err != nil {
 				fmt.Fprintf(out, "  %-24s   not taking deliveries: %v\n", "", err)
 			}
-			if err := s.heldError(f.Name); err != nil {
+			if err := s.Engine.Held(f.Name); err != nil {
 				fmt.Fprintf(out, "  %-24s   not taking deliveries (429) until its connection has the scopes: %v\n", "", err)
 				heldN++
 			}

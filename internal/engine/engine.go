@@ -123,6 +123,7 @@ type Engine struct {
 	mu      sync.RWMutex
 	flows   map[string]*flow.Flow
 	loaded  *flow.Loaded
+	held    map[string]error // see SetHeld
 	started bool
 	unlock  func()
 }

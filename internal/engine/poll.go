@@ -121,6 +121,9 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 	if !ok || f.Trigger.Poll == nil {
 		return PollResult{}, permanentErr{fmt.Errorf("poll: %w %q (or it has no poll trigger)", ErrUnknownFlow, flowName)}
 	}
+	if why := e.Held(flowName); why != nil {
+		return PollResult{}, &FlowHeldError{Flow: flowName, Reason: why}
+	}
 	pt := f.Trigger.Poll
 	client, conn, err := e.cfg.Connections.Client(ctx, f.Connection)
 	if err != nil {

@@ -106,9 +106,14 @@ func (e *Engine) execute(ctx context.Context, runID string, jobID int64, attempt
 	return e.settle(ctx, run, fail, attempt, maxAttempts)
 }
 
-// runSteps resolves the connection, builds the run's environment and runs
+// runSteps checks the flow is not held, resolves the connection, builds the run's environment and runs
 // every step in order.
 func (e *Engine) runSteps(ctx context.Context, rc *runCtx, ev *store.Event) *stepFailure {
+	if why := e.Held(rc.flow.Name); why != nil {
+		// Calling GoHighLevel would only fail (a missing scope is a 401):
+		// wait, like a paused connection, until the hold is lifted.
+		return snooze(HeldRunWait, &FlowHeldError{Flow: rc.flow.Name, Reason: why})
+	}
 	client, conn, err := e.cfg.Connections.Client(ctx, rc.flow.Connection)
 	if err != nil {
 		var paused *ConnectionPausedError

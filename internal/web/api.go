@@ -21,10 +21,19 @@ type FlowView struct {
 	HookPath    string `json:"hookPath,omitempty"`
 	// HookURL is the full webhook URL (Config.PublicURL or the request's
 	// scheme and host, plus HookPath).
-	HookURL     string     `json:"hookUrl,omitempty"`
-	Types       []string   `json:"types,omitempty"`
-	Unsigned    bool       `json:"unsigned,omitempty"`
-	SourceError string     `json:"sourceError,omitempty"`
+	HookURL  string   `json:"hookUrl,omitempty"`
+	Types    []string `json:"types,omitempty"`
+	Unsigned bool     `json:"unsigned,omitempty"`
+	// SourceError says why the flow's webhook source could not be built (a
+	// missing secret, a bad option).
+	SourceError string `json:"sourceError,omitempty"`
+	// Held says why the engine holds the flow (its connection lacks a
+	// scope, for example): its runs wait, and a webhook flow takes no
+	// deliveries, until it is fixed and the flows are reloaded.
+	Held string `json:"held,omitempty"`
+	// Unavailable says why a webhook flow is not taking deliveries (its
+	// deliveries are answered 429): SourceError or Held.
+	Unavailable string     `json:"unavailable,omitempty"`
 	Steps       []StepInfo `json:"steps"`
 }
 
@@ -80,12 +89,18 @@ func (s *Server) flowView(f *flow.Flow) FlowView {
 		if err := s.SourceError(f.Name); err != nil {
 			v.SourceError = err.Error()
 		}
+		if err := s.Unavailable(f.Name); err != nil {
+			v.Unavailable = err.Error()
+		}
 	case f.Trigger.Poll != nil:
 		p := f.Trigger.Poll
 		v.Trigger = "poll " + p.Op + " every " + p.Every.String()
 		if p.Updated {
 			v.Trigger += " (updated items)"
 		}
+	}
+	if err := s.e.Held(f.Name); err != nil {
+		v.Held = err.Error()
 	}
 	for _, st := range f.Steps {
 		info := StepInfo{ID: st.ID, Op: st.Op, When: st.When, OnError: string(st.OnError), Key: st.Key}

@@ -42,6 +42,11 @@ type Config struct {
 	// RetryAfter is the Retry-After of a 429 when an event cannot be stored
 	// (default 5s).
 	RetryAfter time.Duration
+	// UnavailableRetryAfter is the Retry-After of the 429 answering a flow
+	// that is not taking deliveries (see Server.Unavailable); fixing it
+	// takes a person, so senders need not come back every few seconds
+	// (default 60s).
+	UnavailableRetryAfter time.Duration
 	// AdminToken, when set, is required (Authorization: Bearer, or the
 	// dashboard's sign-in cookie) for the dashboard, the JSON API, replays
 	// and /metrics. /hooks/*, /healthz and /login stay open. At least
@@ -86,9 +91,9 @@ type sourceEntry struct {
 
 // New builds the server and a webhook source for every webhook flow, and
 // stores the engine's redaction fields in the database
-// (engine.SaveRedaction). A flow
-// whose source cannot be built (a missing secret, a bad option) is logged
-// and answers its deliveries with 429 until fixed; the others work.
+// (engine.SaveRedaction). A flow whose source cannot be built (a missing
+// secret, a bad option) or that the engine holds (engine.SetHeld) is not
+// taking deliveries: see Unavailable. The others work.
 func New(cfg Config) (*Server, error) {
 	if cfg.Engine == nil {
 		return nil, errors.New("web: Config.Engine is required")
@@ -101,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.UnavailableRetryAfter <= 0 {
+		cfg.UnavailableRetryAfter = time.Minute
 	}
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = cfg.Engine.Gatherer()
@@ -147,6 +155,19 @@ func (s *Server) SourceError(flowName string) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.sources[flowName].err
+}
+
+// Unavailable returns why a loaded webhook flow is not taking deliveries,
+// or nil when it is: its source could not be built (SourceError), or the
+// engine holds it (engine.Engine.SetHeld; a connection lacking a scope, for
+// example). Its deliveries are answered 429 with Retry-After and a generic
+// message; the reason is for the operator only (log, dashboard,
+// /api/flows).
+func (s *Server) Unavailable(flowName string) error {
+	if err := s.SourceError(flowName); err != nil {
+		return err
+	}
+	return s.e.Held(flowName)
 }
 
 func (s *Server) routes() {
@@ -223,10 +244,20 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	ent := s.sources[name]
 	s.mu.RUnlock()
-	if ent.src == nil {
+	why := ent.err
+	if why == nil {
+		why = s.e.Held(name)
+	}
+	if ent.src == nil || why != nil {
 		// Not stored, so not acknowledged: ask the sender to come back.
+		// The reason stays here: the sender learns nothing of the setup.
+		if why == nil {
+			why = errors.New("no webhook source")
+		}
 		metrics.Events.WithLabelValues(name, engine.EventUnavailable).Inc()
-		s.retryLater(w, fmt.Sprintf("flow %q cannot take deliveries: its %s source is misconfigured: %v", name, f.Trigger.Webhook.Source, ent.err))
+		s.log.Warn("delivery refused (429): the flow is not taking deliveries until fixed", "flow", name, "problem", why.Error())
+		w.Header().Set("Retry-After", strconv.Itoa(seconds(s.cfg.UnavailableRetryAfter)))
+		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("flow %q cannot take deliveries right now; try again later", name))
 		return
 	}
 	body, err := source.ReadBody(r, s.cfg.MaxBody)
@@ -295,8 +326,13 @@ func (s *Server) reject(w http.ResponseWriter, flowName string, err error) {
 }
 
 func (s *Server) retryLater(w http.ResponseWriter, msg string) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Round(time.Second).Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(seconds(s.cfg.RetryAfter)))
 	writeError(w, http.StatusTooManyRequests, msg)
+}
+
+// seconds is a Retry-After value: whole seconds, at least 1.
+func seconds(d time.Duration) int {
+	return max(int(d.Round(time.Second).Seconds()), 1)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -177,15 +177,19 @@ func TestHooks(t *testing.T) {
 		{"one byte changed", "/hooks/contacts", tampered, h, 401, ""},
 		{"no signature", "/hooks/contacts", ev, http.Header{}, 401, ""},
 		{"too large", "/hooks/contacts", bytes.Repeat([]byte("x"), 5000), h, 413, ""},
-		{"misconfigured source", "/hooks/broken", ev, h, 429, "GHLSYNC_WEB_TEST_UNSET_SECRET"},
+		{"misconfigured source", "/hooks/broken", ev, h, 429, "cannot take deliveries right now; try again later"},
 	}
 	for _, tt := range tests {
 		a := f.do("POST", tt.path, tt.body, tt.hdr)
 		if a.status != tt.status || !strings.Contains(a.text, tt.want) {
 			t.Errorf("%s: %d %s, want %d mentioning %q", tt.name, a.status, a.text, tt.status, tt.want)
 		}
-		if a.status == 429 && a.header.Get("Retry-After") == "" {
-			t.Errorf("%s: 429 without Retry-After", tt.name)
+		if a.status == 429 && a.header.Get("Retry-After") != "60" {
+			t.Errorf("%s: 429 with Retry-After %q, want 60", tt.name, a.header.Get("Retry-After"))
+		}
+		// The sender learns nothing of the configuration.
+		if a.status == 429 && (strings.Contains(a.text, "GHLSYNC_WEB_TEST_UNSET_SECRET") || strings.Contains(a.text, "secret")) {
+			t.Errorf("%s: the answer names the configuration: %s", tt.name, a.text)
 		}
 	}
 	other := f.deliver("contacts", []byte(`{"id":"evt-2","type":"contact.updated","data":{}}`))
