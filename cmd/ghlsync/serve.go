@@ -65,6 +65,7 @@ type serveOptions struct {
 	adminToken      string
 	insecureNoAuth  bool
 	publicMetrics   bool
+	publicURL       string
 
 	// Set by callers running the server in process.
 	connections engine.Connections
@@ -143,6 +144,7 @@ the file. SIGTERM or Ctrl-C stops intake, lets running steps finish (up to
 	f.StringVar(&o.adminToken, "admin-token", "", "token required for the dashboard, the JSON API and replays (prefer GHLSYNC_ADMIN_TOKEN); required when --addr is not a loopback address")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve the dashboard and API without a token on a non-loopback address (only behind your own authentication)")
 	f.BoolVar(&o.publicMetrics, "public-metrics", false, "serve /metrics without the admin token")
+	f.StringVar(&o.publicURL, "public-url", "", "URL senders reach this server at behind a proxy, e.g. https://ghlsync.example.com (shown as each flow's webhook URL)")
 	return cmd
 }
 
@@ -172,7 +174,27 @@ func checkServeSettings(o *serveOptions) error {
 	if err := checkHTTPURL("--base-url", o.baseURL); err != nil {
 		errs = append(errs, err)
 	}
+	if err := checkPublicURL(o.publicURL); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// checkPublicURL accepts "" (webhook URLs are built from each request) or
+// an absolute http(s) URL with a host and optionally a path prefix the
+// proxy serves ghlsync under; not credentials, a query or a fragment, which
+// would make every webhook URL built from it wrong.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.TrimSpace(raw) != raw {
+		return fmt.Errorf("--public-url %q: expected the http:// or https:// URL senders reach this server at, "+
+			"such as https://ghlsync.example.com (no user, query or fragment)", raw)
+	}
+	return nil
 }
 
 // checkTimezone accepts "" (read from GoHighLevel) or an IANA zone.
@@ -363,6 +385,8 @@ type server struct {
 	timeout time.Duration
 	// adminToken says the dashboard and API ask for a token.
 	adminToken bool
+	// publicURL is where senders reach the server ("" when not set).
+	publicURL string
 
 	// For reloads: where the flows are and what checks them.
 	flowsDir string
@@ -521,7 +545,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 	eng.SetHeld(held)
 	s.Engine = eng
 	ws, err := web.New(web.Config{Engine: eng, Logger: log, MaxBody: o.maxBody, Secrets: secrets,
-		AdminToken: o.adminToken, PublicMetrics: o.publicMetrics, Reload: s.reload})
+		AdminToken: o.adminToken, PublicMetrics: o.publicMetrics, PublicURL: o.publicURL, Reload: s.reload})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -544,6 +568,7 @@ func startServer(ctx context.Context, o *serveOptions) (*server, error) {
 		handler = mux
 	}
 	s.URL, s.Store, s.Web, s.adminToken = "http://"+ln.Addr().String(), st, ws, o.adminToken != ""
+	s.publicURL = strings.TrimRight(o.publicURL, "/")
 	s.timeout, s.errc = o.shutdownTimeout, make(chan error, 1)
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
@@ -603,12 +628,17 @@ func printServing(out io.Writer, s *server) {
 	if s.adminToken {
 		fmt.Fprintln(out, "  the dashboard, /api and /metrics ask for the admin token; /hooks and /healthz are open")
 	}
+	hooks := s.URL
+	if s.publicURL != "" {
+		hooks = s.publicURL
+		fmt.Fprintf(out, "  senders reach it at %s (--public-url)\n", s.publicURL)
+	}
 	loaded := s.Engine.Flows()
 	heldN := 0
 	for _, f := range loaded.Flows {
 		switch {
 		case f.Trigger.Webhook != nil:
-			fmt.Fprintf(out, "  %-24s POST %s/hooks/%s (%s)\n", f.Name, s.URL, f.Name, f.Trigger.Webhook.Source)
+			fmt.Fprintf(out, "  %-24s POST %s/hooks/%s (%s)\n", f.Name, hooks, f.Name, f.Trigger.Webhook.Source)
 			if err := s.Web.SourceError(f.Name); err != nil {
 				fmt.Fprintf(out, "  %-24s   not taking deliveries: %v\n", "", err)
 			}

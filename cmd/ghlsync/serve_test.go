@@ -20,11 +20,12 @@ import (
 // Environment variables make these tests serial (t.Setenv).
 func TestServeSettingsPrecedence(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "ghlsync.yaml")
-	if err := os.WriteFile(cfg, []byte("addr: 0.0.0.0:1\nworkers: 3\nredact-fields: [email, phone]\nretain: 30d\nflows: from-file\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("addr: 0.0.0.0:1\nworkers: 3\nredact-fields: [email, phone]\nretain: 30d\nflows: from-file\npublic-url: https://file.example.com\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("GHLSYNC_WORKERS", "7")
 	t.Setenv("GHLSYNC_FLOWS", "from-env")
+	t.Setenv("GHLSYNC_PUBLIC_URL", "https://env.example.com")
 	// Parse the command line only; the settings are checked below.
 	cmd := newServeCmd()
 	cmd.RunE = nil
@@ -44,6 +45,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 		"redact-fields": "[email,phone]",   // file
 		"retain":        "720h0m0s",        // file, in days
 		"db":            store.DefaultPath, // default
+		"public-url":    "https://env.example.com",
 	}
 	for name, w := range want {
 		if v := f.Lookup(name).Value.String(); v != w {
