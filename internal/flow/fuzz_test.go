@@ -68,6 +68,7 @@ func FuzzExpr(f *testing.F) {
 		`number(event.n) * 2`, `first(last(event.list))`, `steps.a.b ?? event.x`, `{{ event.a }} and {{`,
 		`addDuration(now, "99999999999d")`, `formatTime(now, event.layout)`, `epochMillis(1e300)`,
 		`map(1..1000000, #)`, `toJSON(event)`, `fromJSON(event.csv)`, `int("9999999999999999999999")`,
+		`validNumber(event.n) ? number(event.n) : nil`, `validNumber(1/0)`, `validNumber(event.list)`,
 	}
 	for _, s := range seeds {
 		f.Add(s, `{"phone": "+1 415 555 2671", "csv": "a,b", "list": [1, [2]], "map": {"k": "v"}, "n": "1,5"}`)

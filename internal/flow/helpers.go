@@ -49,6 +49,8 @@ var helpers = []helper{
 	{"last", hLast, []any{new(func(any) any)}, "last(list) → the last item, nil for an empty list"},
 	{"number", hNumber, []any{new(func(any) any)},
 		"number(v) → a number from 42, \"1,234.50\" or \"$49\"; error for text that is not a number"},
+	{"validNumber", hValidNumber, []any{new(func(any) bool)},
+		"validNumber(v) → true when number(v) would give a number (\"1,234.50\", \"$49\"; not \"abc\", \"1e400\", nil)"},
 	{"parseTime", hParseTime, []any{new(func(any) any), new(func(any, string) any)},
 		"parseTime(v[, zone]) → a time from RFC 3339, a wall clock read in zone (default UTC) or epoch s/ms"},
 	{"inZone", hInZone, []any{new(func(any, string) any)},
@@ -416,6 +418,9 @@ func parseNumber(v any) (float64, bool, error) {
 	case int64:
 		return float64(x), true, nil
 	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return 0, false, fmt.Errorf("%v is not a finite number", x)
+		}
 		return x, true, nil
 	case json.Number:
 		f, err := x.Float64()
@@ -451,7 +456,10 @@ func parseNumber(v any) (float64, bool, error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return float64(rv.Uint()), true, nil
 	case reflect.Float32:
-		return rv.Float(), true, nil
+		if f := rv.Float(); !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f, true, nil
+		}
+		return 0, false, fmt.Errorf("%v is not a finite number", v)
 	}
 	return 0, false, fmt.Errorf("expected a number, got %s", describe(v))
 }
@@ -474,6 +482,14 @@ func hNumber(args ...any) (any, error) {
 		return nil, nil
 	}
 	return numberValue(f), nil
+}
+
+// hValidNumber tests what number() would do, with the same parsing: false
+// for nil and blank text (number gives nil) as for text that is not a
+// number, so `validNumber(x) ? number(x) : nil` never fails the run.
+func hValidNumber(args ...any) (any, error) {
+	_, ok, err := parseNumber(args[0])
+	return ok && err == nil, nil
 }
 
 // toTime reads v as a time; wall clocks are read in zone. ok is false for nil.

@@ -113,6 +113,7 @@ func TestHelperErrors(t *testing.T) {
 		{`phone("12")`, `invalid phone "12"`},
 		{`number("abc")`, `number: "abc" is not a number`},
 		{`number(true)`, `expected a number, got a boolean`},
+		{`number(1/0)`, `is not a finite number`},
 		{`rfc3339("2026-03-08 02:30", "America/New_York")`, `does not exist in America/New_York`},
 		{`rfc3339(event.ts, "Mars/Olympus")`, `"Mars/Olympus"`},
 		{`parseTime("next week")`, `cannot read "next week" as a time`},
@@ -182,5 +183,57 @@ func TestPhoneRegionFromConnection(t *testing.T) {
 	us := testEnv(t, `{"uk": "020 7946 0958"}`)
 	if _, err := evalExpr(t, `phone(event.uk)`, us); err == nil {
 		t.Error("a UK number without country code was read as a US number")
+	}
+}
+
+// TestValidNumber: validNumber(x) is true exactly when number(x) gives a
+// number, so `validNumber(x) ? number(x) : nil` never fails a run.
+func TestValidNumber(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t, `{"amount": "1,234.50", "int": 49, "float": 12.5, "huge": 1e400, "text": "lots", "blank": "  ", "list": [1], "obj": {"a": 1}, "yes": true}`)
+	for _, tt := range []struct {
+		arg  string
+		want bool
+	}{
+		{`event.amount`, true},
+		{`event.int`, true},
+		{`event.float`, true},
+		{`"$49"`, true},
+		{`"USD 1 000"`, true},
+		{`"(12)"`, true},
+		{`" -3.5 "`, true},
+		{`"1e5"`, true},
+		{`0`, true},
+		{`event.huge`, false},
+		{`"1e400"`, false},
+		{`event.text`, false},
+		{`"abc"`, false},
+		{`"NaN"`, false},
+		{`"Inf"`, false},
+		{`"-Infinity"`, false},
+		{`1/0`, false},
+		{`-1/0`, false},
+		{`event.blank`, false},
+		{`""`, false},
+		{`nil`, false},
+		{`event.missing`, false},
+		{`event.list`, false},
+		{`event.obj`, false},
+		{`event.yes`, false},
+		{`now`, false},
+	} {
+		got, err := evalExpr(t, `validNumber(`+tt.arg+`)`, env)
+		if err != nil || got != tt.want {
+			t.Errorf("validNumber(%s) = %v, %v; want %v", tt.arg, got, err, tt.want)
+		}
+		// The same rules as number(): a number exactly when valid.
+		n, err := evalExpr(t, `number(`+tt.arg+`)`, env)
+		if gotNumber := err == nil && n != nil; gotNumber != tt.want {
+			t.Errorf("number(%s) = %v, %v; validNumber says %v", tt.arg, n, err, tt.want)
+		}
+		guarded, err := evalExpr(t, `validNumber(`+tt.arg+`) ? number(`+tt.arg+`) : nil`, env)
+		if err != nil || (guarded != nil) != tt.want {
+			t.Errorf("guarded number(%s) = %v, %v", tt.arg, guarded, err)
+		}
 	}
 }
