@@ -318,8 +318,9 @@ func newRunsReplayCmd(o *runsOptions) *cobra.Command {
 		Short: "Queue the run's trigger event again as a new run",
 		Long: "Replay stores a new run of the same event and queues it; a running server picks it\n" +
 			"up. Steps run again from the start (creating objects again where the flow creates\n" +
-			"them), so replay runs that failed or were asked to be checked. A succeeded run is\n" +
-			"refused unless --force is given.",
+			"them), so replay runs that failed or were asked to be checked. A run that is still\n" +
+			"queued, running or retrying is always refused (wait for it or cancel it first); a\n" +
+			"succeeded run is refused unless --force is given.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
@@ -335,7 +336,7 @@ func newRunsReplayCmd(o *runsOptions) *cobra.Command {
 			if errors.Is(err, store.ErrNotFound) {
 				return &exitError{code: 1, err: fmt.Errorf("no run %s", args[0])}
 			}
-			if errors.Is(err, engine.ErrReplaySucceeded) {
+			if errors.Is(err, engine.ErrReplaySucceeded) || errors.Is(err, engine.ErrReplayUnfinished) {
 				return &exitError{code: 1, err: err}
 			}
 			if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,6 +55,22 @@ func TestRunsReplayRefusesSucceededWithoutForce(t *testing.T) {
 	out, _, err = run(t, "", "runs", "replay", bad.ID, "--db", db)
 	if err != nil || !strings.Contains(out, "replay of "+bad.ID) {
 		t.Errorf("replay of a failed run: %v\n%s", err, out)
+	}
+
+	// A run still retrying keeps its job: replay is refused, --force or not.
+	st, err = store.Open(ctx, store.Options{Path: db})
+	if err == nil {
+		err = st.SetRunStatus(ctx, bad.ID, store.RunRetrying, "502")
+		st.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range [][]string{nil, {"--force"}} {
+		_, _, err = run(t, "", append([]string{"runs", "replay", bad.ID, "--db", db}, extra...)...)
+		if exitCode(err) != 1 || !strings.Contains(fmt.Sprint(err), "still in progress") || !strings.Contains(fmt.Sprint(err), "cancel it first") {
+			t.Errorf("replay %v of a retrying run: exit %d, %v", extra, exitCode(err), err)
+		}
 	}
 }
 

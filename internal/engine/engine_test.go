@@ -496,6 +496,31 @@ func TestRedactionAndReplay(t *testing.T) {
 	}
 }
 
+// TestReplayRefusesUnfinishedRuns: a queued, running or retrying run still
+// has its job scheduled, so a replay would run its steps twice; force
+// does not unlock it.
+func TestReplayRefusesUnfinishedRuns(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"three": threeSteps})
+	for i, status := range []string{store.RunQueued, store.RunRunning, store.RunRetrying} {
+		res := h.ingest("three", fmt.Sprintf("u%d", i), map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "n": i})
+		if status != store.RunQueued {
+			if err := h.e.Store().SetRunStatus(h.ctx, res.RunID, status, "waiting: connection is paused"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, force := range []bool{false, true} {
+			_, err := h.e.Replay(h.ctx, res.RunID, force)
+			if !errors.Is(err, ErrReplayUnfinished) || !strings.Contains(err.Error(), status) || !strings.Contains(err.Error(), "cancel it first") {
+				t.Errorf("replay of a %s run (force %v): %v, want ErrReplayUnfinished naming the status", status, force, err)
+			}
+		}
+		if runs, err := h.e.Store().ListRuns(h.ctx, store.RunFilter{Flow: "three"}); err != nil || len(runs) != i+1 {
+			t.Fatalf("runs after refused replays: %d, %v", len(runs), err)
+		}
+	}
+}
+
 func TestUnknownFlowAndMissingFlowAtRunTime(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, store.SQLite, map[string]string{"three": threeSteps})

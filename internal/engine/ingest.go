@@ -238,13 +238,24 @@ func (e *Engine) eventRow(in Incoming) (*store.Event, error) {
 // object the flow creates would be created a second time.
 var ErrReplaySucceeded = errors.New("run succeeded")
 
+// ErrReplayUnfinished is returned by Replay for a run that is queued,
+// running or retrying (including one waiting on a paused connection or a
+// held flow): its job is still scheduled, so a replay would run the same
+// steps twice. force does not override it.
+var ErrReplayUnfinished = errors.New("the run is still in progress")
+
 // Replay queues a new run of the event of an earlier run. The new run
-// records which run it replays. A succeeded run is refused with
+// records which run it replays. A run that has not finished is always
+// refused with ErrReplayUnfinished; a succeeded run is refused with
 // ErrReplaySucceeded unless force is set.
 func (e *Engine) Replay(ctx context.Context, runID string, force bool) (*store.Run, error) {
 	old, err := e.st.GetRun(ctx, runID)
 	if err != nil {
 		return nil, err
+	}
+	if !store.Terminal(old.Status) {
+		return nil, fmt.Errorf("%w: run %s is %s; wait for it to finish or cancel it first, then replay it",
+			ErrReplayUnfinished, runID, old.Status)
 	}
 	if old.Status == store.RunSucceeded && !force {
 		return nil, fmt.Errorf("%w: replaying %s would repeat every step and create its contacts, notes, tasks and other objects again; force it (ghlsync runs replay %s --force, or ?force=true) only if that is what you want",

@@ -190,7 +190,7 @@ func (s *Server) apiReplay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, err.Error())
 		return
 	}
-	if errors.Is(err, engine.ErrReplaySucceeded) {
+	if errors.Is(err, engine.ErrReplaySucceeded) || errors.Is(err, engine.ErrReplayUnfinished) {
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}

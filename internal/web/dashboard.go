@@ -217,6 +217,10 @@ func (s *Server) replayForm(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "This run succeeded. Replaying it repeats every step and creates its objects again; tick the confirmation box to do that.", http.StatusConflict)
 		return
 	}
+	if errors.Is(err, engine.ErrReplayUnfinished) {
+		http.Error(w, "This run is still in progress. Wait for it to finish or cancel it first, then replay it.", http.StatusConflict)
+		return
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

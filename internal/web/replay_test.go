@@ -50,3 +50,27 @@ func TestReplayOfSucceededRunNeedsConfirmation(t *testing.T) {
 		t.Errorf("confirmed form replay: %d, want 303", resp.StatusCode)
 	}
 }
+
+// TestReplayOfUnfinishedRunIsRefused: a retrying run keeps its job, so
+// neither the API (even forced) nor the page replays it, and the page
+// offers no replay button.
+func TestReplayOfUnfinishedRunIsRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.deliver("contacts", []byte(`{"id":"evt-wait","type":"contact.created","data":{"email":"w@example.com"}}`)).body["runId"].(string)
+	if err := f.st.SetRunStatus(ctx, id, store.RunRetrying, "waiting: connection paused"); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"", "?force=true"} {
+		if a := f.do("POST", "/api/runs/"+id+"/replay"+q, nil, nil); a.status != http.StatusConflict || !strings.Contains(a.text, "still in progress") {
+			t.Errorf("API replay%s of a retrying run: %d %s, want 409 still in progress", q, a.status, a.text)
+		}
+	}
+	if resp := f.raw("POST", "/runs/"+id+"/replay", url.Values{"confirm": {"repeat"}}, nil); resp.StatusCode != http.StatusConflict {
+		t.Errorf("form replay of a retrying run: %d, want 409", resp.StatusCode)
+	}
+	if page := f.do("GET", "/runs/"+id, nil, nil).text; strings.Contains(page, "/replay") {
+		t.Errorf("retrying run page offers a replay:\n%s", page)
+	}
+}
