@@ -580,7 +580,7 @@ func (b *builder) opRequest(op *catalog.Operation, m *Mapping, vals map[string]a
 		_, inPath := req.Path[n]
 		_, inBody := body[n]
 		if !inPath && !inBody && !req.Query.Has(n) {
-			return nil, b.fail("with."+n, m.Pos(n), fmt.Errorf("%s requires %s, and its mapping evaluated empty", op.ID, n))
+			return nil, b.fail("with."+n, m.Pos(n), fmt.Errorf("%s requires %s, and its mapping evaluated empty%s", op.ID, n, clearEmptyHint(n, vals[n])))
 		}
 	}
 	if len(body) > 0 {
@@ -588,6 +588,18 @@ func (b *builder) opRequest(op *catalog.Operation, m *Mapping, vals map[string]a
 	}
 	req.Omitted = b.omitted
 	return req, nil
+}
+
+// clearEmptyHint suggests clear_empty when an empty list (or text) is
+// what the step means to send: never-clobber drops it otherwise.
+func clearEmptyHint(field string, v any) string {
+	if l, ok := v.([]any); ok && len(l) == 0 {
+		return fmt.Sprintf(" (an empty list is left out so nothing is clobbered; to send it empty, add clear_empty: [%s] to the step)", field)
+	}
+	if s, ok := v.(string); ok && s == "" {
+		return fmt.Sprintf(" (to send it empty on purpose, add clear_empty: [%s] to the step)", field)
+	}
+	return ""
 }
 
 func addQuery(q url.Values, k string, v any) error {

@@ -94,21 +94,24 @@ type Pagination struct {
 
 // Operation is one GHL API v2 operation.
 type Operation struct {
-	ID           string      `json:"id"`
-	Category     string      `json:"category"`
-	Name         string      `json:"name"`
-	Kind         Kind        `json:"kind"`
-	Method       string      `json:"method"`
-	Path         string      `json:"path"`
-	Version      string      `json:"version"`
-	Scopes       []string    `json:"scopes"`
-	Token        string      `json:"token"`
-	PathParams   []string    `json:"pathParams"`
-	Query        []Param     `json:"query"`
-	Body         []string    `json:"body,omitempty"`
-	BodyRequired []string    `json:"bodyRequired,omitempty"`
-	Form         bool        `json:"form,omitempty"`
-	Idempotency  Idempotency `json:"idempotency"`
+	ID           string   `json:"id"`
+	Category     string   `json:"category"`
+	Name         string   `json:"name"`
+	Kind         Kind     `json:"kind"`
+	Method       string   `json:"method"`
+	Path         string   `json:"path"`
+	Version      string   `json:"version"`
+	Scopes       []string `json:"scopes"`
+	Token        string   `json:"token"`
+	PathParams   []string `json:"pathParams"`
+	Query        []Param  `json:"query"`
+	Body         []string `json:"body,omitempty"`
+	BodyRequired []string `json:"bodyRequired,omitempty"`
+	// Fields gives the JSON type and allowed values of body fields, where
+	// the spec states them.
+	Fields      map[string]Field `json:"fields,omitempty"`
+	Form        bool             `json:"form,omitempty"`
+	Idempotency Idempotency      `json:"idempotency"`
 	// IdempotencyReason says in a few words why the class was chosen.
 	IdempotencyReason string      `json:"idempotencyReason"`
 	NaturalKey        []string    `json:"naturalKey,omitempty"`
@@ -148,6 +151,21 @@ func (o *Operation) HasBodyField(name string) bool {
 		}
 	}
 	return false
+}
+
+// Field is what the spec says about one top-level body field.
+type Field struct {
+	// Type is the JSON schema type: string, number, integer, boolean,
+	// array or object ("" when the spec leaves it open).
+	Type string `json:"type,omitempty"`
+	// Enum lists the allowed values (of the items, for an array).
+	Enum []string `json:"enum,omitempty"`
+}
+
+// Field returns what the catalog knows about a body field.
+func (o *Operation) Field(name string) (Field, bool) {
+	f, ok := o.Fields[name]
+	return f, ok
 }
 
 // IsList reports whether the operation returns a list of items.
