@@ -124,6 +124,7 @@ type Engine struct {
 	flows   map[string]*flow.Flow
 	loaded  *flow.Loaded
 	held    map[string]error // see SetHeld
+	warned  sync.Map         // keys of warnings logged once per process
 	started bool
 	unlock  func()
 }
@@ -407,4 +408,12 @@ func (h quietHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (h quietHandler) WithGroup(n string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(n), h.min}
+}
+
+// warnOnce logs a warning the first time its key is seen in this process,
+// for conditions that would otherwise repeat on every poll.
+func (e *Engine) warnOnce(key, msg string, args ...any) {
+	if _, dup := e.warned.LoadOrStore(key, true); !dup {
+		e.log.Warn(msg, args...)
+	}
 }

@@ -154,7 +154,13 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 	if req.Body != nil {
 		p.Body = req.Body
 	}
-	newestFirst := sortNewestFirst(pt.Op, pt.Updated, &p)
+	// Stopping at the first item older than the checkpoint is safe only when
+	// the list is sorted by the compared field. GoHighLevel documents a
+	// newest-first sort by creation for neither list, and none by update
+	// time for opportunities, so updated triggers read up to the page cap
+	// and filter each item; added triggers stop early only while the items
+	// actually come newest first.
+	newestFirst := sortNewestFirst(pt.Op, pt.Updated, &p) && !pt.Updated
 	maxPages := e.cfg.PollMaxPages
 	if pt.MaxPages > 0 {
 		maxPages = pt.MaxPages
@@ -170,13 +176,20 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 	}
 	var items []polledItem
 	reachedCheckpoint := false
+	var prev time.Time // the previous item's time, to check the order really is newest first
 	for raw, err := range client.Items(ctx, pt.Op, p, ghl.PageOptions{MaxPages: maxPages}) {
 		if err != nil {
 			if errors.Is(err, ghl.ErrPageCap) {
-				if newestFirst && !baseline && !reachedCheckpoint {
+				switch {
+				case baseline:
+				case newestFirst && !reachedCheckpoint:
 					// Newer items than one poll reads arrived since the last poll;
 					// the oldest of them cannot be reached by later polls either.
 					e.log.Warn("poll read its page cap without reaching the last checkpoint; some items may be skipped: raise max_pages or poll more often",
+						"flow", flowName, "max_pages", maxPages)
+				case !newestFirst:
+					// The order is unknown, so changes beyond the cap are not seen.
+					e.warnOnce("pagecap:"+flowName, "poll read its page cap and the list's order is not known to be newest first; changes to items beyond the cap are not seen: raise max_pages or narrow the poll's params",
 						"flow", flowName, "max_pages", maxPages)
 				}
 				break
@@ -190,7 +203,11 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 			continue
 		}
 		items = append(items, it)
-		if newestFirst && !baseline && !state.CursorTime.IsZero() && !it.ts.IsZero() && it.ts.Before(state.CursorTime) {
+		if newestFirst && (it.ts.IsZero() || (!prev.IsZero() && it.ts.After(prev))) {
+			newestFirst = false // not sorted as asked: read on to the page cap
+		}
+		prev = it.ts
+		if newestFirst && !baseline && !state.CursorTime.IsZero() && it.ts.Before(state.CursorTime) {
 			reachedCheckpoint = true
 			break // everything further down is older than the checkpoint
 		}
@@ -277,8 +294,8 @@ func triggerKey(pt *flow.PollTrigger) string {
 }
 
 // sortNewestFirst asks list operations that can sort for the newest items
-// first, unless the flow chose an order. It reports whether the order is
-// known to be newest first.
+// first, unless the flow chose an order. It reports whether the answer
+// should come newest first; Poll still checks that it does.
 func sortNewestFirst(op string, updated bool, p *ghl.Params) bool {
 	field := "dateAdded"
 	if updated {
@@ -301,15 +318,13 @@ func sortNewestFirst(op string, updated bool, p *ghl.Params) bool {
 		p.Body = nb
 		return true
 	case "opportunities.search":
-		if p.Query.Get("order") != "" {
+		// Only creation order can be asked for here; there is no documented
+		// order by update time.
+		if updated || p.Query.Get("order") != "" {
 			return false
 		}
 		q := cloneQuery(p.Query)
-		if updated {
-			q.Set("order", "updated_desc")
-		} else {
-			q.Set("order", "added_desc")
-		}
+		q.Set("order", "added_desc")
 		p.Query = q
 		return true
 	}

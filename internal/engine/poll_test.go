@@ -158,6 +158,65 @@ func TestPollUpdatedItemsRunOncePerChange(t *testing.T) {
 	}
 }
 
+// TestPollUpdatedDoesNotTrustTheSort: the fake list ignores the requested
+// sort and answers newest-created first, so an old item that was just
+// updated sits behind items older than the checkpoint. The poll reads on
+// and emits it (and the new item), once each.
+func TestPollUpdatedDoesNotTrustTheSort(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"changed": pollUpdated}, func(c *Config) { c.SeenSetSize = 2 })
+	var ids []string
+	for i := 0; i < 4; i++ {
+		ids = append(ids, h.ghl.addContact(map[string]any{"email": fmt.Sprintf("o%d@example.com", i), "dateAdded": ts(i), "dateUpdated": ts(i)}))
+	}
+	if res, err := h.e.Poll(h.ctx, "changed"); err != nil || !res.Baseline {
+		t.Fatalf("baseline: %+v %v", res, err)
+	}
+	// The oldest contact changes; a new one arrives.
+	h.ghl.mu.Lock()
+	h.ghl.contacts[ids[0]]["dateUpdated"] = ts(9)
+	h.ghl.mu.Unlock()
+	fresh := h.ghl.addContact(map[string]any{"email": "new@example.com", "dateAdded": ts(8), "dateUpdated": ts(8)})
+	res, err := h.e.Poll(h.ctx, "changed")
+	if err != nil || res.Emitted != 2 || res.Listed != 5 {
+		t.Fatalf("poll after the update: %+v %v, want all 5 read and 2 emitted", res, err)
+	}
+	want := []string{fresh + "@" + ts(8), ids[0] + "@" + ts(9)}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, h.polledEvents("changed")); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	// Nothing changed: nothing again, although the seen-set holds only two keys.
+	if res, err := h.e.Poll(h.ctx, "changed"); err != nil || res.Emitted != 0 {
+		t.Fatalf("poll again: %+v %v", res, err)
+	}
+	st, err := h.st.GetPollState(h.ctx, "changed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CursorID != ids[0] || !st.CursorTime.Equal(time.Date(2026, 3, 1, 12, 9, 0, 0, time.UTC)) || len(st.Seen) != 2 {
+		t.Errorf("poll state = %+v", st)
+	}
+}
+
+// TestPollAddedStopsEarlyOnlyWhenSorted: an added trigger stops at the
+// checkpoint only while the answer is really newest first.
+func TestPollAddedStopsEarlyOnlyWhenSorted(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, store.SQLite, map[string]string{"newcontacts": pollNew})
+	for i := 0; i < 3; i++ {
+		h.ghl.addContact(map[string]any{"email": fmt.Sprintf("o%d@example.com", i), "dateAdded": ts(i)})
+	}
+	if _, err := h.e.Poll(h.ctx, "newcontacts"); err != nil {
+		t.Fatal(err)
+	}
+	h.ghl.addContact(map[string]any{"email": "n@example.com", "dateAdded": ts(5)})
+	res, err := h.e.Poll(h.ctx, "newcontacts")
+	if err != nil || res.Emitted != 1 || res.Listed != 3 {
+		t.Fatalf("sorted answer: %+v %v, want a stop after the first item older than the checkpoint (3 listed)", res, err)
+	}
+}
+
 func TestPollSeenSetIsBounded(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, store.SQLite, map[string]string{"newcontacts": pollNew}, func(c *Config) { c.SeenSetSize = 3 })
