@@ -158,7 +158,7 @@ func findField(fields []CustomField, ref string) (CustomField, error) {
 
 func clearedValue(dataType string) any {
 	switch strings.ToUpper(dataType) {
-	case "CHECKBOX", "MULTIPLE_OPTIONS":
+	case "CHECKBOX", "MULTIPLE_OPTIONS", "TEXTBOX_LIST":
 		return []any{}
 	}
 	return ""
@@ -191,13 +191,38 @@ func typedFieldValue(f CustomField, v any) (any, error) {
 			}
 		}
 		return out, nil
+	case "TEXTBOX_LIST":
+		// One text per box, in order: sent as a list of text, the array
+		// form of GHL's custom field input.
+		var parts []string
+		var err error
+		if s, ok := v.(string); ok {
+			parts = []string{s}
+		} else if l, ok := toList(v); ok && v != nil {
+			if parts, err = flatten(l, nil); err != nil {
+				return nil, fmt.Errorf("%s: expected text or a list of text, got %s", label, describe(v))
+			}
+		} else {
+			s, err := toString(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: expected text or a list of text, got %s", label, describe(v))
+			}
+			parts = []string{s}
+		}
+		out := []any{}
+		for _, p := range parts {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out, nil
 	case "DATE":
 		t, ok, err := toTime(v, "")
 		if err != nil || !ok {
 			return nil, fmt.Errorf("%s: expected a date such as 2026-03-02, got %s", label, shortValue(v))
 		}
 		return t.Format(time.DateOnly), nil
-	case "TEXT", "LARGE_TEXT", "SINGLE_OPTIONS", "RADIO", "PHONE", "EMAIL", "TEXTBOX_LIST":
+	case "TEXT", "LARGE_TEXT", "SINGLE_OPTIONS", "RADIO", "PHONE", "EMAIL":
 		if l, ok := toList(v); ok && v != nil {
 			parts, err := flatten(l, nil)
 			if err != nil {

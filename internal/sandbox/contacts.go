@@ -297,6 +297,11 @@ func typedValue(def record, raw any) (any, string) {
 		}
 		return nil, "value must be a number"
 	case "CHECKBOX", "MULTIPLE_OPTIONS", "TEXTBOX_LIST":
+		if t, isText := raw.(string); isText && str(def, "dataType") == "TEXTBOX_LIST" {
+			// GHL documents no single form for a text list: one text is
+			// taken as a list of one, like the array form.
+			raw = []any{t}
+		}
 		a, ok := raw.([]any)
 		if !ok {
 			return nil, "value must be an array of strings"
