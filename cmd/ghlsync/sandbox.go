@@ -69,6 +69,9 @@ tokens it prints. State lives in memory unless --persist names a file.`,
 // (every save would fail and the state be lost) and a --webhook-url that is
 // not http(s).
 func checkSandboxSettings(o *sandboxOptions) error {
+	if o.tokenTTL <= 0 {
+		return fmt.Errorf("--token-ttl %s: must be a positive duration such as 1h or 10s", o.tokenTTL)
+	}
 	if o.persist != "" {
 		dir := filepath.Dir(o.persist)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -85,5 +86,16 @@ func TestSandboxFaultsFileErrors(t *testing.T) {
 	defer cancel()
 	if err := runSandbox(ctx, &sandboxOptions{addr: "127.0.0.1:0", faults: bad}, io.Discard); err == nil {
 		t.Error("a bad faults file must stop the command")
+	}
+}
+
+func TestSandboxTokenTTLMustBePositive(t *testing.T) {
+	t.Parallel()
+	for _, ttl := range []time.Duration{0, -5 * time.Second} {
+		err := runSandbox(context.Background(), &sandboxOptions{tokenTTL: ttl}, io.Discard)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "--token-ttl") {
+			t.Errorf("ttl %s: %v, want exit 2 naming --token-ttl", ttl, err)
+		}
 	}
 }

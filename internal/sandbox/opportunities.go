@@ -73,11 +73,8 @@ func stageIDs(p record) []string {
 func (c *call) applyOpp(o record, create bool) *reply {
 	before := cloneRec(o)
 	var msgs []string
-	if st, ok := c.body["status"].(string); ok {
-		if st == "all" || !slices.Contains(oppStatuses, st) {
-			msgs = append(msgs, "status must be one of the following values: open, won, lost, abandoned")
-		}
-	}
+	// status is checked against the spec's enum (which lists "all") with
+	// the rest of the body.
 	pid := firstNonEmpty(str(c.body, "pipelineId"), str(o, "pipelineId"))
 	p := c.pipeline(pid)
 	if p == nil {

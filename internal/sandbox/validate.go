@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ghlsync/ghlsync/internal/ghl/catalog"
 )
 
 // extraBody lists body properties GHL accepts that the catalog (and the
@@ -194,6 +196,9 @@ func (c *call) validate() *reply {
 			}
 			switch p.Name {
 			case "limit", "skip", "offset", "startDate", "endDate", "page", "startAfter":
+				if p.Name == "endDate" && op.ID == "opportunities.search" {
+					continue // mm-dd-yyyy, as the spec documents; checked by the handler
+				}
 				if _, err := strconv.ParseFloat(v, 64); err != nil {
 					msgs = append(msgs, p.Name+" must be a number conforming to the specified constraints")
 				}
@@ -241,6 +246,7 @@ func (c *call) checkObject(m map[string]any, prefix string) []string {
 			msgs = append(msgs, prefix+f+" should not be empty")
 		}
 	}
+	msgs = append(msgs, dndMessages(m)...)
 	for _, f := range sortedKeys(m) {
 		v := m[f]
 		if !op.HasBodyField(f) && !slices.Contains(extraBody[op.ID], f) {
@@ -256,9 +262,64 @@ func (c *call) checkObject(m map[string]any, prefix string) []string {
 		}
 		if ok && v != nil && !checkKind(v, k) {
 			msgs = append(msgs, typeMessage(prefix+f, k))
+		} else if msg := enumMessage(op, prefix, f, v); msg != "" {
+			msgs = append(msgs, msg)
 		} else if ok && v == nil && k != kStringOrNull && k != kEmail && slices.Contains(op.BodyRequired, f) {
 			// already reported as empty
 		}
+	}
+	return msgs
+}
+
+// enumMessage checks a body field against the enum the spec gives it (the
+// catalog's fields), the way NestJS's @IsEnum answers.
+func enumMessage(op *catalog.Operation, prefix, f string, v any) string {
+	fd, ok := op.Field(f)
+	if !ok || len(fd.Enum) == 0 || v == nil || fd.Type == "number" || fd.Type == "integer" {
+		return ""
+	}
+	vals := []any{v}
+	if fd.Type == "array" {
+		l, isList := v.([]any)
+		if !isList {
+			return ""
+		}
+		vals = l
+	}
+	for _, x := range vals {
+		if s, isText := x.(string); !isText || !slices.Contains(fd.Enum, s) {
+			what := prefix + f
+			if fd.Type == "array" {
+				what = "each value in " + what
+			}
+			return what + " must be one of the following values: " + strings.Join(fd.Enum, ", ")
+		}
+	}
+	return ""
+}
+
+// dndMessages checks the status of each dndSettings channel and of
+// inboundDndSettings.all against DndSettingSchema's enums.
+func dndMessages(m map[string]any) []string {
+	var msgs []string
+	check := func(path string, v any, allowed []string) {
+		ch, _ := v.(map[string]any)
+		if ch == nil {
+			return
+		}
+		if st, has := ch["status"]; has {
+			if s, isText := st.(string); !isText || !slices.Contains(allowed, s) {
+				msgs = append(msgs, path+".status must be one of the following values: "+strings.Join(allowed, ", "))
+			}
+		}
+	}
+	if d, _ := m["dndSettings"].(map[string]any); d != nil {
+		for _, k := range sortedKeys(d) {
+			check("dndSettings."+k, d[k], []string{"active", "inactive", "permanent"})
+		}
+	}
+	if d, _ := m["inboundDndSettings"].(map[string]any); d != nil {
+		check("inboundDndSettings.all", d["all"], []string{"active", "inactive"})
 	}
 	return msgs
 }
