@@ -157,6 +157,19 @@ func TestRunsCommands(t *testing.T) {
 	if _, _, err := run(t, "", "runs", "show", "run_nope", "--db", db); exitCode(err) != 1 {
 		t.Errorf("show of a missing run: exit %d", exitCode(err))
 	}
+	// A queued run is not replayed; once it failed, it is.
+	if _, _, err := run(t, "", "runs", "replay", runID, "--db", db); exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), "still in progress") {
+		t.Errorf("replay of a queued run: exit %d, %v", exitCode(err), err)
+	}
+	if st, err := store.Open(context.Background(), store.Options{Path: db}); err != nil {
+		t.Fatal(err)
+	} else {
+		err = st.FinishRun(context.Background(), runID, store.RunFailed, "boom")
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	out, _, err = run(t, "", "runs", "replay", runID, "--db", db, "-o", "json")
 	if err != nil {
 		t.Fatal(err)

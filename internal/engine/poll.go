@@ -90,6 +90,16 @@ func (w *pollWorker) Work(ctx context.Context, job *river.Job[PollArgs]) error {
 	if err != nil {
 		w.e.metrics.Polls.WithLabelValues(job.Args.Flow, "error").Inc()
 		f := classify(err, "")
+		if held := (*FlowHeldError)(nil); errors.As(err, &held) {
+			// The hold itself is logged and shown where it is set.
+			w.e.log.Debug("poll waits for a held flow", "flow", job.Args.Flow, "error", err)
+		} else {
+			args := []any{"flow", job.Args.Flow, "attempt", job.Attempt, "error", w.e.red.Text(err.Error())}
+			if fl, ok := w.e.Flow(job.Args.Flow); ok {
+				args = append(args, "file", fl.File)
+			}
+			w.e.log.Warn("poll failed", args...)
+		}
 		if f.kind == failSnooze {
 			return river.JobSnooze(f.wait)
 		}
@@ -116,11 +126,23 @@ type PollResult struct {
 // Poll lists a poll flow's items once and emits those not seen before as
 // events. The first poll of a flow (or of a changed trigger) only records a
 // baseline.
+//
+// A failed poll (before its first baseline too) is recorded in the flow's
+// poll state: LastError and LastErrorAt, shown on the dashboard.
 func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) {
 	f, ok := e.Flow(flowName)
 	if !ok || f.Trigger.Poll == nil {
 		return PollResult{}, permanentErr{fmt.Errorf("poll: %w %q (or it has no poll trigger)", ErrUnknownFlow, flowName)}
 	}
+	res, err := e.poll(ctx, f)
+	if err != nil {
+		e.recordPollError(ctx, flowName, triggerKey(f.Trigger.Poll), err)
+	}
+	return res, err
+}
+
+func (e *Engine) poll(ctx context.Context, f *flow.Flow) (PollResult, error) {
+	flowName := f.Name
 	if why := e.Held(flowName); why != nil {
 		return PollResult{}, &FlowHeldError{Flow: flowName, Reason: why}
 	}
@@ -195,7 +217,6 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 				break
 			}
 			e.metrics.ghlCall(pt.Op, 0, err)
-			e.recordPollError(ctx, state, err)
 			return PollResult{}, fmt.Errorf("poll %s: %w", flowName, err)
 		}
 		it, ok := itemOf(raw, idField, pt.Updated)
@@ -273,14 +294,24 @@ func (e *Engine) Poll(ctx context.Context, flowName string) (PollResult, error) 
 	return res, nil
 }
 
-func (e *Engine) recordPollError(ctx context.Context, state *store.PollState, err error) {
-	if state.BaselineAt.IsZero() {
-		return // nothing durable to annotate yet
+// recordPollError notes a failed poll in the flow's poll state, creating
+// the state when the flow never polled successfully: the checkpoint is left
+// as it was, so a state without a baseline still starts with one.
+func (e *Engine) recordPollError(ctx context.Context, flowName, key string, err error) {
+	ctx = context.WithoutCancel(ctx)
+	state, gerr := e.st.GetPollState(ctx, flowName)
+	switch {
+	case errors.Is(gerr, store.ErrNotFound):
+		state = &store.PollState{Flow: flowName, TriggerKey: key}
+	case gerr != nil:
+		e.log.Warn("record poll error", "flow", flowName, "error", gerr)
+		return
 	}
+	now := e.cfg.Now().UTC()
 	state.LastError = e.red.Text(err.Error())
-	state.LastPollAt = e.cfg.Now().UTC()
-	if serr := e.st.SavePollState(context.WithoutCancel(ctx), state); serr != nil {
-		e.log.Warn("record poll error", "flow", state.Flow, "error", serr)
+	state.LastPollAt, state.LastErrorAt = now, now
+	if serr := e.st.SavePollState(ctx, state); serr != nil {
+		e.log.Warn("record poll error", "flow", flowName, "error", serr)
 	}
 }
 

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ghlsync/ghlsync/internal/store"
 	"github.com/ghlsync/ghlsync/internal/store/storetest"
@@ -257,6 +261,44 @@ func TestPollErrorsAndRateLimits(t *testing.T) {
 	}
 	if _, err := h.e.Poll(h.ctx, "nope"); err == nil {
 		t.Error("poll of an unknown flow succeeded")
+	}
+}
+
+// TestPollFailureBeforeBaselineIsRecordedAndLogged: a poll that fails
+// before its first success is logged at WARN with the flow and kept in
+// its poll state; the next successful poll still takes the baseline and
+// clears the error.
+func TestPollFailureBeforeBaselineIsRecordedAndLogged(t *testing.T) {
+	t.Parallel()
+	logs := &syncBuffer{}
+	h := newHarness(t, store.SQLite, map[string]string{"newcontacts": pollNew}, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	h.ghl.addContact(map[string]any{"email": "x@example.com", "dateAdded": ts(1)})
+	h.ghl.fault("POST /contacts/search", fault422)
+	w := &pollWorker{e: h.e}
+	err := w.Work(h.ctx, &river.Job[PollArgs]{JobRow: &rivertype.JobRow{Attempt: 1}, Args: PollArgs{Flow: "newcontacts"}})
+	if err == nil {
+		t.Fatal("poll against a 422 succeeded")
+	}
+	st, gerr := h.st.GetPollState(h.ctx, "newcontacts")
+	if gerr != nil {
+		t.Fatalf("no poll state after a failure before the baseline: %v", gerr)
+	}
+	if !strings.Contains(st.LastError, "422") || st.LastErrorAt.IsZero() || !st.BaselineAt.IsZero() {
+		t.Errorf("poll state after the failure = %+v", st)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, `msg="poll failed"`) ||
+		!strings.Contains(out, "flow=newcontacts") || !strings.Contains(out, "422") {
+		t.Errorf("log lacks a WARN line for the failed poll:\n%s", out)
+	}
+	res, err := h.e.Poll(h.ctx, "newcontacts")
+	if err != nil || !res.Baseline || res.Emitted != 0 {
+		t.Fatalf("poll after the fault: %+v %v, want a baseline", res, err)
+	}
+	st, _ = h.st.GetPollState(h.ctx, "newcontacts")
+	if st.LastError != "" || st.BaselineAt.IsZero() || st.LastErrorAt.IsZero() {
+		t.Errorf("poll state after recovering = %+v, want the error cleared and its time kept", st)
 	}
 }
 

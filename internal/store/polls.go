@@ -23,8 +23,11 @@ type PollState struct {
 	// an item whose timestamp does not move is never emitted twice.
 	Seen       []string
 	BaselineAt time.Time // when the first poll recorded the starting point
-	LastPollAt time.Time
-	LastError  string
+	LastPollAt time.Time // the last poll, failed or not
+	// LastError is why the last poll failed ("" after a success), and
+	// LastErrorAt when a poll last failed.
+	LastError   string
+	LastErrorAt time.Time
 }
 
 // GetPollState returns a flow's poll state, or ErrNotFound before its first
@@ -35,11 +38,12 @@ func (q queries) GetPollState(ctx context.Context, flow string) (*PollState, err
 		cursor           int64
 		seen             string
 		baseline, polled sql.NullInt64
+		errAt            sql.NullInt64
 		updated          int64
 	)
-	err := q.queryRow(ctx, `SELECT flow, trigger_key, cursor_ts, cursor_id, seen, baseline_at, last_poll_at, last_error, updated_at
+	err := q.queryRow(ctx, `SELECT flow, trigger_key, cursor_ts, cursor_id, seen, baseline_at, last_poll_at, last_error, last_error_at, updated_at
 		FROM poll_state WHERE flow = ?`, flow).Scan(&p.Flow, &p.TriggerKey, &cursor, &p.CursorID, &seen,
-		&baseline, &polled, &p.LastError, &updated)
+		&baseline, &polled, &p.LastError, &errAt, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("poll state of %s: %w", flow, ErrNotFound)
 	}
@@ -49,6 +53,7 @@ func (q queries) GetPollState(ctx context.Context, flow string) (*PollState, err
 	p.CursorTime = fromMicros(cursor)
 	p.BaselineAt = fromNullMicros(baseline)
 	p.LastPollAt = fromNullMicros(polled)
+	p.LastErrorAt = fromNullMicros(errAt)
 	if err := json.Unmarshal([]byte(seen), &p.Seen); err != nil {
 		return nil, fmt.Errorf("poll state of %s: seen set: %w", flow, err)
 	}
@@ -65,13 +70,13 @@ func (q queries) SavePollState(ctx context.Context, p *PollState) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.exec(ctx, `INSERT INTO poll_state (flow, trigger_key, cursor_ts, cursor_id, seen, baseline_at, last_poll_at, last_error, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = q.exec(ctx, `INSERT INTO poll_state (flow, trigger_key, cursor_ts, cursor_id, seen, baseline_at, last_poll_at, last_error, last_error_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (flow) DO UPDATE SET trigger_key = excluded.trigger_key, cursor_ts = excluded.cursor_ts,
 			cursor_id = excluded.cursor_id, seen = excluded.seen, baseline_at = excluded.baseline_at,
-			last_poll_at = excluded.last_poll_at, last_error = excluded.last_error, updated_at = excluded.updated_at`,
+			last_poll_at = excluded.last_poll_at, last_error = excluded.last_error, last_error_at = excluded.last_error_at, updated_at = excluded.updated_at`,
 		p.Flow, p.TriggerKey, micros(p.CursorTime), p.CursorID, string(b), nullMicros(p.BaselineAt),
-		nullMicros(p.LastPollAt), p.LastError, micros(time.Now()))
+		nullMicros(p.LastPollAt), p.LastError, nullMicros(p.LastErrorAt), micros(time.Now()))
 	if err != nil {
 		return fmt.Errorf("save poll state of %s: %w", p.Flow, err)
 	}

@@ -35,6 +35,29 @@ type FlowView struct {
 	// deliveries are answered 429): SourceError or Held.
 	Unavailable string     `json:"unavailable,omitempty"`
 	Steps       []StepInfo `json:"steps"`
+	// Poll is the state of a poll flow's trigger (nil before its first
+	// poll, and for webhook flows).
+	Poll *PollView `json:"poll,omitempty"`
+}
+
+// PollView is a poll flow's last poll and, when it failed, why.
+type PollView struct {
+	BaselineAt *time.Time `json:"baselineAt,omitempty"`
+	LastPollAt *time.Time `json:"lastPollAt,omitempty"`
+	// LastError says why the last poll failed ("" when it succeeded);
+	// LastErrorAt is when a poll last failed.
+	LastError   string     `json:"lastError,omitempty"`
+	LastErrorAt *time.Time `json:"lastErrorAt,omitempty"`
+}
+
+func pollView(p *store.PollState) *PollView {
+	at := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	return &PollView{BaselineAt: at(p.BaselineAt), LastPollAt: at(p.LastPollAt), LastError: p.LastError, LastErrorAt: at(p.LastErrorAt)}
 }
 
 // StepInfo describes one step of a flow.
@@ -64,10 +87,21 @@ func (s *Server) flowsView(r *http.Request) FlowsView {
 	l := s.e.Flows()
 	out := FlowsView{Flows: []FlowView{}}
 	base := s.baseURL(r)
+	polls := map[string]*store.PollState{}
+	if states, err := s.e.Store().ListPollStates(r.Context()); err == nil {
+		for _, p := range states {
+			polls[p.Flow] = p
+		}
+	} else {
+		s.log.Warn("list poll states", "error", err)
+	}
 	for _, f := range l.Flows {
 		v := s.flowView(f)
 		if v.HookPath != "" {
 			v.HookURL = base + v.HookPath
+		}
+		if p := polls[f.Name]; p != nil && f.Trigger.Poll != nil {
+			v.Poll = pollView(p)
 		}
 		out.Flows = append(out.Flows, v)
 	}

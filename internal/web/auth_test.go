@@ -10,6 +10,8 @@ import (
 	"github.com/ghlsync/ghlsync/internal/engine"
 	"github.com/ghlsync/ghlsync/internal/engine/redact"
 	"github.com/ghlsync/ghlsync/internal/flow"
+
+	"github.com/ghlsync/ghlsync/internal/store"
 )
 
 const adminToken = "admin-token-0123456789abcdef"
@@ -66,6 +68,10 @@ func TestAdminTokenGuardsDashboardAndAPI(t *testing.T) {
 		t.Fatalf("delivery without the admin token: %d %s", acc.status, acc.text)
 	}
 	runID := acc.body["runId"].(string)
+	// Only a finished run replays.
+	if err := f.st.FinishRun(context.Background(), runID, store.RunFailed, "boom"); err != nil {
+		t.Fatal(err)
+	}
 	if h := f.do("GET", "/healthz", nil, nil); h.status != 200 {
 		t.Errorf("healthz: %d", h.status)
 	}

@@ -48,6 +48,11 @@ func (s *Server) flowPage(w http.ResponseWriter, r *http.Request) {
 	if v.HookPath != "" {
 		v.HookURL = s.baseURL(r) + v.HookPath
 	}
+	if f.Trigger.Poll != nil {
+		if ps, err := s.e.Store().GetPollState(ctx, name); err == nil {
+			v.Poll = pollView(ps)
+		}
+	}
 	p := flowPageData{Title: "Flow " + name, Database: s.e.Store().String(), Flow: v}
 	if stats, err := s.e.Store().FlowRunStats(ctx); err == nil && stats[name] != nil {
 		for _, st := range store.RunStatuses {

@@ -258,6 +258,12 @@ func TestAPIAndDashboard(t *testing.T) {
 	if nf := f.do("GET", "/api/runs/run_nope", nil, nil); nf.status != 404 {
 		t.Errorf("missing run: %d", nf.status)
 	}
+	if queued := f.do("POST", "/api/runs/"+runID+"/replay", nil, nil); queued.status != http.StatusConflict {
+		t.Errorf("replay of a queued run: %d %s, want 409", queued.status, queued.text)
+	}
+	if err := f.st.FinishRun(context.Background(), runID, store.RunFailed, "boom"); err != nil {
+		t.Fatal(err)
+	}
 	replay := f.do("POST", "/api/runs/"+runID+"/replay", nil, nil)
 	if replay.status != 202 || !strings.Contains(replay.text, `"replayOf": "`+runID+`"`) {
 		t.Errorf("replay: %d %s", replay.status, replay.text)
