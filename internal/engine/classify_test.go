@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,11 +71,39 @@ func TestRunPausesWhenA401NeedsReauthorisation(t *testing.T) {
 	if !errors.As(err, &sn) {
 		t.Fatalf("run error %v, want a snooze", err)
 	}
+	if sn.Duration != ConnectionWait {
+		t.Errorf("snooze %s, want %s so a re-login is picked up promptly", sn.Duration, ConnectionWait)
+	}
 	r := h.run(res.RunID)
 	if r.Status != store.RunRetrying {
 		t.Errorf("run status %s (%s), want retrying", r.Status, r.Error)
 	}
 	if s := h.steps(res.RunID)["contact"]; s == nil || s.Status != store.StepPending {
 		t.Errorf("step: %+v, want pending", s)
+	}
+}
+
+// TestPausedConnectionLooksAgainWithin30s: whatever pause a connection
+// asks for (10 minutes for a missing token), a waiting run looks again
+// after ConnectionWait, so a repaired connection resumes it promptly.
+func TestPausedConnectionLooksAgainWithin30s(t *testing.T) {
+	t.Parallel()
+	if ConnectionWait > 30*time.Second {
+		t.Fatalf("ConnectionWait = %s, want at most 30s", ConnectionWait)
+	}
+	h := newHarness(t, store.SQLite, map[string]string{"three": threeSteps})
+	e, err := New(Config{Store: h.st, Flows: h.e.Flows(), Connections: &StaticConnections{}, MaxAttempts: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e = e
+	res := h.ingest("three", "evt-p", map[string]any{"email": "p@example.com"})
+	err = h.work(res.RunID, 1)
+	var sn *river.JobSnoozeError
+	if !errors.As(err, &sn) || sn.Duration != ConnectionWait {
+		t.Fatalf("run on a paused connection: %v, want a snooze of %s", err, ConnectionWait)
+	}
+	if r := h.run(res.RunID); r.Status != store.RunRetrying || !strings.Contains(r.Error, "no token configured") {
+		t.Errorf("run = %s %q, want retrying with the reason", r.Status, r.Error)
 	}
 }

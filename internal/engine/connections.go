@@ -39,7 +39,9 @@ var ErrConnectionUnavailable = errors.New("connection unavailable")
 type ConnectionPausedError struct {
 	Name     string
 	Reason   string
-	PauseFor time.Duration // default 5 minutes
+	// PauseFor is how long the connection expects to stay unusable; runs
+	// and polls look again after at most ConnectionWait regardless.
+	PauseFor time.Duration
 }
 
 func (e *ConnectionPausedError) Error() string {

@@ -6,9 +6,15 @@ import (
 	"time"
 )
 
-// HeldRunWait is how long a run of a held flow waits before it looks again:
-// a hold is lifted by a reload, which is cheap to notice.
-const HeldRunWait = time.Minute
+// ConnectionWait is how long a run (or poll) waiting on a paused
+// connection or a held flow sleeps before it looks again, whatever pause
+// the connection asked for: a re-login, add-token or reload is noticed
+// within this time, and looking costs a database read, not a call to
+// GoHighLevel.
+const ConnectionWait = 30 * time.Second
+
+// HeldRunWait is how long a run of a held flow waits before it looks again.
+const HeldRunWait = ConnectionWait
 
 // FlowHeldError says a flow is loaded but held: it takes no deliveries and
 // its runs wait, without spending attempts, until what it lacks (a scope of

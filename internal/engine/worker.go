@@ -118,7 +118,7 @@ func (e *Engine) runSteps(ctx context.Context, rc *runCtx, ev *store.Event) *ste
 	if err != nil {
 		var paused *ConnectionPausedError
 		if errors.As(err, &paused) {
-			return snooze(max(paused.PauseFor, time.Minute), err)
+			return snooze(ConnectionWait, err)
 		}
 		return transient(fmt.Errorf("connection %q: %w", rc.flow.Connection, err))
 	}
@@ -473,8 +473,9 @@ func classify(err error, class catalog.Idempotency) *stepFailure {
 	case errors.Is(err, ErrConnectionUnavailable):
 		// Before the API error: a 401 whose token refresh found the
 		// connection needs re-authorisation wraps both, and the run must
-		// wait for an operator, not fail.
-		return snooze(5*time.Minute, err)
+		// wait for an operator, not fail. It looks again soon, so a repair
+		// is picked up promptly.
+		return snooze(ConnectionWait, err)
 	case errors.As(err, &daily):
 		return snooze(max(time.Until(daily.ResetAt), time.Minute), err)
 	case errors.As(err, &api):
