@@ -37,8 +37,8 @@ var ErrConnectionUnavailable = errors.New("connection unavailable")
 // ConnectionPausedError says a connection cannot be used until an operator
 // acts; the engine snoozes runs and polls that need it.
 type ConnectionPausedError struct {
-	Name     string
-	Reason   string
+	Name   string
+	Reason string
 	// PauseFor is how long the connection expects to stay unusable; runs
 	// and polls look again after at most ConnectionWait regardless.
 	PauseFor time.Duration
