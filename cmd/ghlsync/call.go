@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,8 +51,11 @@ func newCallCmd() *cobra.Command {
 			"query or body); name:=json sends a JSON value in the body (numbers, arrays);\n" +
 			"path.name=, query.name= and body.name= force the place. --data gives the whole\n" +
 			"JSON body (@file, - for stdin, or inline); --param body fields are merged into it.\n" +
+			"A body field typed boolean, number or integer in the catalog is sent typed\n" +
+			"(completed=false); arrays and objects only as name:=json.\n" +
 			"The location (--location or GHLSYNC_LOCATION_ID) fills locationId when the\n" +
-			"operation needs one and keys the rate limiter.\n\n" +
+			"operation needs one and keys the rate limiter; --company fills companyId\n" +
+			"wherever the operation takes it.\n\n" +
 			"Without OP, --method and --path call any API v2 endpoint outside the catalog.",
 		Example: "  ghlsync call contacts.get --param contactId=abc123\n" +
 			"  ghlsync call contacts.upsert --location LOC --param email=ana@example.com --param tags:='[\"vip\"]'\n" +
@@ -69,7 +73,7 @@ func newCallCmd() *cobra.Command {
 	f.StringVar(&o.baseURL, "base-url", "", "API base URL (default $GHLSYNC_BASE_URL or "+ghl.DefaultBaseURL+")")
 	f.StringVar(&o.token, "token", "", "access token (default $GHLSYNC_TOKEN)")
 	f.StringVar(&o.location, "location", "", "locationId the call acts for (default $GHLSYNC_LOCATION_ID)")
-	f.StringVar(&o.company, "company", "", "companyId, for agency operations")
+	f.StringVar(&o.company, "company", "", "companyId the call acts for: fills companyId wherever the operation takes it")
 	f.StringVar(&o.method, "method", "", "HTTP method, for an endpoint outside the catalog")
 	f.StringVar(&o.path, "path", "", "API path such as /products/, for an endpoint outside the catalog")
 	f.StringVar(&o.apiVersion, "api-version", "", "override the Version header")
@@ -140,6 +144,7 @@ func runCall(cmd *cobra.Command, o *callOptions, args []string) error {
 		return usageErr("%w", err)
 	}
 	p.Version = o.apiVersion
+	fillCompany(op, &p, o.company)
 
 	// The resource keys the rate limiter and fills locationId/companyId.
 	resource := location
@@ -148,6 +153,12 @@ func runCall(cmd *cobra.Command, o *callOptions, args []string) error {
 	}
 	if resource == "" { // key the limiter by the location the call names
 		resource = firstNonEmpty(p.Query.Get("locationId"), p.Query.Get("location_id"), p.Path["locationId"], p.Query.Get("companyId"))
+	}
+	if op != nil {
+		fillsLocation := op.Token == catalog.TokenLocation && location != "" && resource == location
+		if err := missingParams(op, p, fillsLocation); err != nil {
+			return usageErr("%w", err)
+		}
 	}
 	client := ghl.New(ghl.Config{BaseURL: base, UserAgent: "ghlsync/" + version, AppID: "cli"}, ghl.StaticToken(tok), resource)
 
@@ -280,7 +291,11 @@ func routeParams(op *catalog.Operation, raw []string, data json.RawMessage) (ghl
 		case "query":
 			p.Query.Add(name, v)
 		case "body":
-			if err := setBody(name, v); err != nil {
+			tv, err := typedBodyValue(op, name, v)
+			if err != nil {
+				return p, err
+			}
+			if err := setBody(name, tv); err != nil {
 				return p, err
 			}
 		}
@@ -289,6 +304,123 @@ func routeParams(op *catalog.Operation, raw []string, data json.RawMessage) (ghl
 		p.Body = body
 	}
 	return p, nil
+}
+
+// typedBodyValue converts a name=value body field to the JSON type the
+// catalog gives it, so completed=false is sent as false, not "false".
+// Arrays and objects are taken only as explicit JSON (name:=json): a comma
+// list is ambiguous (a tag may contain a comma).
+func typedBodyValue(op *catalog.Operation, name, v string) (any, error) {
+	if op == nil {
+		return v, nil
+	}
+	f, ok := op.Field(name)
+	if !ok {
+		return v, nil
+	}
+	switch f.Type {
+	case "boolean":
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		return nil, fmt.Errorf("--param %s=%s: %s is a boolean body field of %s; want true or false", name, v, name, op.ID)
+	case "integer":
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--param %s=%s: %s is an integer body field of %s; want a whole number", name, v, name, op.ID)
+		}
+		return n, nil
+	case "number":
+		t := strings.TrimSpace(v)
+		if !json.Valid([]byte(t)) {
+			return nil, fmt.Errorf("--param %s=%s: %s is a number body field of %s; want a number such as 12.5", name, v, name, op.ID)
+		}
+		var n json.Number
+		if err := json.Unmarshal([]byte(t), &n); err != nil {
+			return nil, fmt.Errorf("--param %s=%s: %s is a number body field of %s; want a number such as 12.5", name, v, name, op.ID)
+		}
+		return n, nil
+	case "array":
+		return nil, fmt.Errorf("--param %s=%s: %s is an array body field of %s; pass it as JSON: -p '%s:=[\"a\",\"b\"]'", name, v, name, op.ID, name)
+	case "object":
+		return nil, fmt.Errorf("--param %s=%s: %s is an object body field of %s; pass it as JSON: -p '%s:={...}'", name, v, name, op.ID, name)
+	}
+	return v, nil
+}
+
+// fillCompany puts companyId wherever the operation takes it (path, query
+// or body) and the caller left it out, as --location does for locationId.
+func fillCompany(op *catalog.Operation, p *ghl.Params, company string) {
+	if op == nil || company == "" {
+		return
+	}
+	const n = "companyId"
+	switch {
+	case containsString(op.PathParams, n):
+		if p.Path[n] == "" {
+			p.Path[n] = company
+		}
+	case op.HasQuery(n):
+		if p.Query.Get(n) == "" {
+			p.Query.Set(n, company)
+		}
+	case op.HasBodyField(n) || containsString(op.BodyRequired, n):
+		switch b := p.Body.(type) {
+		case nil:
+			p.Body = map[string]any{n: company}
+		case map[string]any:
+			if _, has := b[n]; !has {
+				b[n] = company
+			}
+		case json.RawMessage:
+			var m map[string]any
+			if json.Unmarshal(b, &m) == nil && m != nil {
+				if _, has := m[n]; !has {
+					m[n] = company
+					p.Body = m
+				}
+			}
+		}
+	}
+}
+
+// missingParams reports the required path and query parameters nothing
+// fills, with how to pass each one. locationId is left to the client when
+// it fills it from --location.
+func missingParams(op *catalog.Operation, p ghl.Params, clientFillsLocation bool) error {
+	if op == nil {
+		return nil
+	}
+	var missing []string
+	check := func(name, place, have string) {
+		if have != "" {
+			return
+		}
+		if clientFillsLocation && (name == "locationId" || name == "location_id") {
+			return
+		}
+		hint := fmt.Sprintf("-p %s=...", name)
+		switch name {
+		case "companyId":
+			hint += " or --company ID"
+		case "locationId", "location_id":
+			hint += " or --location ID (or GHLSYNC_LOCATION_ID)"
+		}
+		missing = append(missing, fmt.Sprintf("%s parameter %s (pass %s)", place, name, hint))
+	}
+	for _, n := range op.PathParams {
+		check(n, "path", p.Path[n])
+	}
+	for _, n := range op.RequiredQuery() {
+		check(n, "query", p.Query.Get(n))
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: missing required %s", op.ID, strings.Join(missing, "; "))
 }
 
 // guessPlace uses the catalog: path parameter, declared query parameter,

@@ -244,3 +244,96 @@ func TestCallAllPages(t *testing.T) {
 		t.Errorf("%d requests, want 1 (page size 500)", n)
 	}
 }
+
+func TestCallTypedBodyAndCompany(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args []string
+		want gotReq
+	}{
+		{
+			name: "boolean body field sent typed",
+			args: []string{"call", "contacts.updateTask", "-p", "contactId=c1", "-p", "taskId=t1", "-p", "completed=false", "-p", "title=Call"},
+			want: gotReq{Method: "PUT", Path: "/contacts/c1/tasks/t1", Version: "2021-07-28", Body: `{"completed":false,"title":"Call"}`},
+		},
+		{
+			name: "explicit JSON array kept",
+			args: []string{"call", "contacts.addTags", "-p", "contactId=c1", "-p", `tags:=["a,b","c"]`},
+			want: gotReq{Method: "POST", Path: "/contacts/c1/tags", Version: "2021-07-28", Body: `{"tags":["a,b","c"]}`},
+		},
+		{
+			name: "number body field sent typed",
+			args: []string{"call", "opportunities.update", "-p", "id=o1", "-p", "monetaryValue=777.5"},
+			want: gotReq{Method: "PUT", Path: "/opportunities/o1", Version: "2021-07-28", Body: `{"monetaryValue":777.5}`},
+		},
+		{
+			name: "company fills a required query parameter",
+			args: []string{"call", "users.search", "--company", "co1"},
+			want: gotReq{Method: "GET", Path: "/users/search", Query: "companyId=co1", Version: "2021-07-28"},
+		},
+		{
+			name: "company fills a path parameter",
+			args: []string{"call", "companies.get", "--company", "co1"},
+			want: gotReq{Method: "GET", Path: "/companies/co1", Version: "2021-07-28"},
+		},
+		{
+			name: "company fills a body field",
+			args: []string{"call", "users.filterByEmail", "--company", "co1", "-p", `emails:=["a@b.co"]`},
+			want: gotReq{Method: "POST", Path: "/users/search/filter-by-email", Version: "2021-07-28", Body: `{"companyId":"co1","emails":["a@b.co"]}`},
+		},
+		{
+			name: "explicit companyId wins over --company",
+			args: []string{"call", "users.search", "--company", "co1", "-p", "companyId=co2"},
+			want: gotReq{Method: "GET", Path: "/users/search", Query: "companyId=co2", Version: "2021-07-28"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeGHL(t, echoOK)
+			if _, _, err := run(t, "", append(tc.args, "--base-url", f.srv.URL, "--token", cliToken)...); err != nil {
+				t.Fatal(err)
+			}
+			reqs := f.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests", len(reqs))
+			}
+			reqs[0].Auth, reqs[0].Version = "", tc.want.Version
+			if diff := cmp.Diff(tc.want, reqs[0]); diff != "" {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCallParamErrorsNameTheFix(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"call", "contacts.updateTask", "-p", "contactId=c1", "-p", "taskId=t1", "-p", "completed=maybe"}, []string{"completed is a boolean body field", "true or false"}},
+		{[]string{"call", "opportunities.update", "-p", "id=o1", "-p", "monetaryValue=lots"}, []string{"monetaryValue is a number body field"}},
+		{[]string{"call", "contacts.addTags", "-p", "contactId=c1", "-p", "tags=a,b"}, []string{"tags is an array body field", `tags:=["a","b"]`}},
+		{[]string{"call", "users.search"}, []string{"missing required query parameter companyId", "-p companyId=... or --company ID"}},
+		{[]string{"call", "calendars.list"}, []string{"query parameter locationId", "--location ID"}},
+		{[]string{"call", "contacts.get"}, []string{"path parameter contactId", "-p contactId=..."}},
+	}
+	for _, tc := range cases {
+		f := newFakeGHL(t, echoOK)
+		_, _, err := run(t, "", append(tc.args, "--base-url", f.srv.URL, "--token", cliToken)...)
+		if exitCode(err) != 2 {
+			t.Errorf("%v: err = %v, want exit 2", tc.args, err)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %v lacks %q", tc.args, err, w)
+			}
+		}
+		if n := len(f.requests()); n != 0 {
+			t.Errorf("%v: %d requests sent", tc.args, n)
+		}
+	}
+}
