@@ -2,12 +2,14 @@ package web
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,29 +17,79 @@ import (
 // guessing it over the network is hopeless.
 const MinAdminToken = 16
 
-// sessionCookie holds the dashboard login. Its value is derived from the
-// admin token, never the token itself, so a leaked cookie does not reveal
-// it, and changing the token logs everyone out.
+// sessionCookie holds the dashboard login: a random id issued per sign-in,
+// never derived from the admin token. The server keeps only an HMAC of it
+// (under the token, so changing the token logs everyone out), with its
+// expiry; POST /logout forgets it.
 const sessionCookie = "ghlsync_session"
 
 // sessionTTL is how long a dashboard login lasts.
-const sessionTTL = 7 * 24 * time.Hour
+const sessionTTL = 12 * time.Hour
 
 // adminAuth checks the admin token on the dashboard, the JSON API and
 // replays. With an empty token it lets everything through (a server on a
 // loopback address).
 type adminAuth struct {
-	token   string
-	session string // hex HMAC of a fixed label under the token
+	token string
+	now   func() time.Time
+
+	mu       sync.Mutex
+	sessions map[string]time.Time // HMAC of a session id → expiry
 }
 
 func newAdminAuth(token string) *adminAuth {
 	if token == "" {
 		return nil
 	}
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte("ghlsync dashboard session v1"))
-	return &adminAuth{token: token, session: hex.EncodeToString(m.Sum(nil))}
+	return &adminAuth{token: token, now: time.Now, sessions: map[string]time.Time{}}
+}
+
+// sessionKey is what the server stores for a session id.
+func (a *adminAuth) sessionKey(id string) string {
+	m := hmac.New(sha256.New, []byte(a.token))
+	m.Write([]byte("ghlsync dashboard session v2\x00" + id))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// newSession starts a login and returns its cookie value.
+func (a *adminAuth) newSession() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics rather than return an error)
+	id := hex.EncodeToString(b)
+	now := a.now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, exp := range a.sessions { // drop expired logins as new ones come
+		if !now.Before(exp) {
+			delete(a.sessions, k)
+		}
+	}
+	a.sessions[a.sessionKey(id)] = now.Add(sessionTTL)
+	return id
+}
+
+// validSession reports whether id is a live login.
+func (a *adminAuth) validSession(id string) bool {
+	if id == "" {
+		return false
+	}
+	k := a.sessionKey(id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.sessions[k]
+	if ok && !a.now().Before(exp) {
+		delete(a.sessions, k)
+		return false
+	}
+	return ok
+}
+
+// endSession forgets a login.
+func (a *adminAuth) endSession(id string) {
+	k := a.sessionKey(id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sessions, k)
 }
 
 // equal compares secrets in constant time (hashing first, so lengths
@@ -59,7 +111,7 @@ func (a *adminAuth) allowed(r *http.Request) bool {
 			return true
 		}
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && equal(c.Value, a.session) {
+	if c, err := r.Cookie(sessionCookie); err == nil && a.validSession(c.Value) {
 		return true
 	}
 	return false
@@ -115,12 +167,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "login.html", loginPage{Title: "Sign in", Next: next, Error: "That is not the admin token."})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.auth.session, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.auth.newSession(), Path: "/", HttpOnly: true,
 		Secure: secureRequest(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL.Seconds())})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && s.auth != nil {
+		s.auth.endSession(c.Value)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
 		Secure: secureRequest(r), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
