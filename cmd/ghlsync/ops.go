@@ -167,7 +167,7 @@ func newOpsShowCmd() *cobra.Command {
 			case "text", "":
 				return writeOp(cmd.OutOrStdout(), op)
 			case "json":
-				return writeJSON(cmd.OutOrStdout(), op)
+				return writeJSON(cmd.OutOrStdout(), showJSON(op))
 			}
 			return &exitError{code: 2, err: fmt.Errorf("ops show: -o %q: want text or json", output)}
 		},
@@ -189,15 +189,17 @@ var idempotencyHelp = map[catalog.Idempotency]string{
 }
 
 func writeOp(w io.Writer, op *catalog.Operation) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	// Keys padded by hand (not one tabwriter) so the body field table in
+	// the middle keeps its own columns.
+	var b strings.Builder
+	row := func(k, v string) { fmt.Fprintf(&b, "%-15s%s\n", k+":", v) }
 	none := func(s []string) string {
 		if len(s) == 0 {
 			return "(none)"
 		}
 		return strings.Join(s, ", ")
 	}
-	fmt.Fprintf(w, "%s — %s\n", op.ID, op.Name)
+	fmt.Fprintf(&b, "%s — %s\n", op.ID, op.Name)
 	row("category", op.Category)
 	row("kind", string(op.Kind))
 	row("method", op.Method)
@@ -215,22 +217,33 @@ func writeOp(w io.Writer, op *catalog.Operation) error {
 		}
 	}
 	row("query params", none(q))
-	var body []string
-	for _, b := range op.Body {
-		if containsString(op.BodyRequired, b) {
-			b += " (required)"
-		}
-		body = append(body, b)
-	}
-	for _, b := range op.BodyRequired {
-		if !containsString(op.Body, b) {
-			body = append(body, b+" (required)")
-		}
-	}
 	if op.Form {
 		row("body", "form (application/x-www-form-urlencoded)")
 	}
-	row("body fields", none(body))
+	names := bodyFieldNames(op)
+	if len(names) == 0 {
+		row("body fields", "(none)")
+	} else {
+		row("body fields", "")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, n := range names {
+			f, _ := op.Field(n)
+			typ := f.Type
+			if typ == "" {
+				typ = "any"
+			}
+			req := ""
+			if containsString(op.BodyRequired, n) {
+				req = "required"
+			}
+			enum := ""
+			if len(f.Enum) > 0 {
+				enum = "one of: " + strings.Join(f.Enum, ", ")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n, typ, req, enum)
+		}
+		tw.Flush()
+	}
 	row("pagination", describePagination(op.Pagination))
 	row("idempotency", fmt.Sprintf("%s: %s (%s)", op.Idempotency, idempotencyHelp[op.Idempotency], op.IdempotencyReason))
 	if len(op.NaturalKey) > 0 {
@@ -247,7 +260,48 @@ func writeOp(w io.Writer, op *catalog.Operation) error {
 	if op.Notes != "" {
 		row("notes", op.Notes)
 	}
-	return tw.Flush()
+	// Trailing spaces from empty table cells are noise.
+	lines := strings.Split(b.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	_, err := io.WriteString(w, strings.Join(lines, "\n"))
+	return err
+}
+
+// bodyFieldNames lists the declared body fields, then required ones the
+// spec lists without declaring them.
+func bodyFieldNames(op *catalog.Operation) []string {
+	names := append([]string(nil), op.Body...)
+	for _, n := range op.BodyRequired {
+		if !containsString(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// opJSON is ops show -o json: the catalog entry plus the body fields as a
+// list with their types, enums and whether they are required.
+type opJSON struct {
+	*catalog.Operation
+	BodyFields []bodyFieldJSON `json:"bodyFields"`
+}
+
+type bodyFieldJSON struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type,omitempty"`
+	Enum     []string `json:"enum,omitempty"`
+	Required bool     `json:"required,omitempty"`
+}
+
+func showJSON(op *catalog.Operation) opJSON {
+	out := opJSON{Operation: op, BodyFields: []bodyFieldJSON{}}
+	for _, n := range bodyFieldNames(op) {
+		f, _ := op.Field(n)
+		out.BodyFields = append(out.BodyFields, bodyFieldJSON{Name: n, Type: f.Type, Enum: f.Enum, Required: containsString(op.BodyRequired, n)})
+	}
+	return out
 }
 
 func describePagination(p *catalog.Pagination) string {

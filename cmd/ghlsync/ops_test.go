@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ghlsync/ghlsync/internal/ghl/catalog"
 )
 
@@ -107,7 +109,7 @@ func TestOpsShow(t *testing.T) {
 		"version:", "2021-07-28",
 		"scopes:", "contacts.write",
 		"token:", "location (sub-account",
-		"locationId (required)",
+		"body fields:",
 		"idempotency:", "safe: safe to repeat (upsert by email/phone)",
 		"pagination:", "single object",
 	} {
@@ -131,5 +133,60 @@ func TestOpsShow(t *testing.T) {
 	var op catalog.Operation
 	if err != nil || json.Unmarshal([]byte(out), &op) != nil || op.Pagination.MaxWindowDays != 31 {
 		t.Errorf("json show: %v %s", err, out)
+	}
+}
+
+func TestOpsShowBodyFieldTypes(t *testing.T) {
+	t.Parallel()
+	out, _, err := run(t, "", "ops", "show", "opportunities.create")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status, value string
+	for _, l := range strings.Split(out, "\n") {
+		switch f := strings.Fields(l); {
+		case len(f) > 0 && f[0] == "status":
+			status = strings.Join(f, " ")
+		case len(f) > 0 && f[0] == "monetaryValue":
+			value = strings.Join(f, " ")
+		}
+	}
+	if want := "status string required one of: open, won, lost, abandoned, all"; status != want {
+		t.Errorf("status line = %q, want %q\n%s", status, want, out)
+	}
+	if want := "monetaryValue number"; value != want {
+		t.Errorf("monetaryValue line = %q, want %q", value, want)
+	}
+
+	out, _, err = run(t, "", "ops", "show", "opportunities.create", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		ID         string `json:"id"`
+		BodyFields []struct {
+			Name     string   `json:"name"`
+			Type     string   `json:"type"`
+			Enum     []string `json:"enum"`
+			Required bool     `json:"required"`
+		} `json:"bodyFields"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "opportunities.create" {
+		t.Errorf("id = %q: the catalog entry is no longer embedded", got.ID)
+	}
+	found := false
+	for _, f := range got.BodyFields {
+		if f.Name == "status" {
+			found = true
+			if diff := cmp.Diff([]string{"open", "won", "lost", "abandoned", "all"}, f.Enum); diff != "" || f.Type != "string" || !f.Required {
+				t.Errorf("status field %+v %s", f, diff)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no status in bodyFields: %s", out)
 	}
 }
