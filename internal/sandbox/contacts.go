@@ -761,16 +761,22 @@ func (c *call) contactBulkTags() reply {
 		return errUnprocessable("type must be one of the following values: add, remove")
 	}
 	if _, ok := c.body["removeAllTags"]; ok && typ == "add" {
-		return errUnprocessable("property removeAllTags should not exist")
+		return errUnprocessable("removeAllTags can only be used with type remove")
 	}
 	tags := normTags(strs(c.body, "tags"))
-	var responses []any
+	// Items as GHL answers (the spec's example): one object per contact,
+	// type success or error.
+	responses := []any{}
 	errCount := 0
 	for _, id := range strs(c.body, "contacts") {
 		ct := c.st.t("contacts").get(id)
 		if ct == nil || str(ct, "locationId") != c.loc {
 			errCount++
-			responses = append(responses, "Contact "+id+" not found")
+			msg := "contact not found"
+			if ct != nil {
+				msg = "contact does not belong to location"
+			}
+			responses = append(responses, map[string]any{"contactId": id, "message": msg, "type": "error"})
 			continue
 		}
 		cur := normTags(strs(ct, "tags"))
@@ -792,10 +798,12 @@ func (c *call) contactBulkTags() reply {
 			ct["dateUpdated"] = isoMillis(c.now)
 			c.emit("ContactTagUpdate", webhookContact(ct))
 		}
-		responses = append(responses, id)
-	}
-	if responses == nil {
-		responses = []any{}
+		added := slices.DeleteFunc(slices.Clone(cur), func(t string) bool { return slices.Contains(before, t) })
+		removed := slices.DeleteFunc(slices.Clone(before), func(t string) bool { return slices.Contains(cur, t) })
+		responses = append(responses, map[string]any{
+			"contactId": id, "message": "Tags updated", "type": "success",
+			"oldTags": toAnySlice(before), "tagsAdded": toAnySlice(added), "tagsRemoved": toAnySlice(removed),
+		})
 	}
 	return created(map[string]any{"succeded": errCount == 0, "errorCount": errCount, "responses": responses})
 }

@@ -50,6 +50,7 @@ var specDefects = map[string]specDefect{
 	"associations.getByObjectKey":        {response: "spec describes one association; an object key can have many, returned as {associations[]}"},
 	"associations.listRelationsByRecord": {response: "spec describes an association; the endpoint returns {relations[], total}"},
 	"associations.createRelation":        {response: "spec describes an association; the endpoint returns the relation it created"},
+	"contacts.bulkUpdateTags":            {response: "spec types each responses item as a string; its own example (GHL's answer) gives objects {contactId, message, type, oldTags, tagsAdded, tagsRemoved}"},
 	"associations.deleteRelation":        {response: "spec describes an association; the endpoint returns the relation it deleted"},
 }
 

@@ -335,7 +335,17 @@ func (c *call) oppSearch() reply {
 		}
 		return true
 	})
-	asc := q.Get("order") == "added_asc"
+	// Only the creation order is known to be honoured (the spec's example
+	// is added_asc); anything else is refused rather than silently
+	// answered in another order.
+	var asc bool
+	switch q.Get("order") {
+	case "added_asc":
+		asc = true
+	case "", "added_desc":
+	default:
+		return errUnprocessable("order must be one of the following values: added_asc, added_desc")
+	}
 	sortByDateID(items, "createdAt", !asc)
 	var pageItems []record
 	var meta map[string]any

@@ -37,7 +37,8 @@ func buildRoutes() []*route {
 	return out
 }
 
-// match finds the route for a request. Literal segments beat parameters,
+// match finds the route for a request path in its escaped form (one segment
+// per "/" actually sent; each parameter value is unescaped). Literal segments beat parameters,
 // earlier segments first, so /contacts/search/duplicate wins over
 // /contacts/{contactId}/tasks and /calendars/events over /calendars/{id}.
 func (s *Server) match(method, path string) (*route, map[string]string) {
@@ -54,7 +55,7 @@ func (s *Server) match(method, path string) (*route, map[string]string) {
 			if isParam(ps) {
 				continue
 			}
-			if ps != segs[i] {
+			if ps != segs[i] && ps != unescapeSeg(segs[i]) {
 				okk = false
 				break
 			}
@@ -73,14 +74,17 @@ func (s *Server) match(method, path string) (*route, map[string]string) {
 	params := map[string]string{}
 	for i, ps := range best.segs {
 		if isParam(ps) {
-			v, err := url.PathUnescape(segs[i])
-			if err != nil {
-				v = segs[i]
-			}
-			params[ps[1:len(ps)-1]] = v
+			params[ps[1:len(ps)-1]] = unescapeSeg(segs[i])
 		}
 	}
 	return best, params
+}
+
+func unescapeSeg(seg string) string {
+	if v, err := url.PathUnescape(seg); err == nil {
+		return v
+	}
+	return seg
 }
 
 func isParam(seg string) bool { return strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") }

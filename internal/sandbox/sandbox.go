@@ -269,7 +269,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, entry *Request
 	if r.URL.Path == "/oauth/locationToken" && r.Method == http.MethodPost {
 		op, h = locationTokenOp, (*call).locationToken
 	} else {
-		rt, ps := s.match(r.Method, r.URL.Path)
+		// Route the escaped path, as Express does: a %2F inside a path
+		// value stays inside that value instead of adding a segment.
+		rt, ps := s.match(r.Method, r.URL.EscapedPath())
 		if rt == nil {
 			writeJSON(w, 404, map[string]any{"statusCode": 404, "message": "Cannot " + r.Method + " " + r.URL.Path, "error": "Not Found"})
 			return

@@ -975,3 +975,76 @@ func TestJSONSeed(t *testing.T) {
 	e.must(401, "GET", "/opportunities/pipelines?locationId=l", "tok-l", nil)
 	e.must(401, "GET", "/contacts/c1", locTok, nil) // the default seed is not loaded
 }
+
+func TestBulkTagsAnswerPerContactObjects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	c := e.must(201, "POST", "/contacts/", locTok, map[string]any{"locationId": loc1, "email": "bulk@example.com", "tags": []string{"old", "keep"}})
+	id := sget(c.body, "contact.id")
+	r := e.must(201, "POST", "/contacts/bulk/tags/update/add", locTok, map[string]any{"locationId": loc1, "contacts": []string{id, "nope"}, "tags": []string{"new", "keep"}})
+	want := map[string]any{
+		"succeded": false, "errorCount": float64(1),
+		"responses": []any{
+			map[string]any{"contactId": id, "message": "Tags updated", "type": "success", "oldTags": []any{"old", "keep"}, "tagsAdded": []any{"new"}, "tagsRemoved": []any{}},
+			map[string]any{"contactId": "nope", "message": "contact not found", "type": "error"},
+		},
+	}
+	if diff := cmp.Diff(want, r.body); diff != "" {
+		t.Errorf("add (-want +got):\n%s", diff)
+	}
+	r = e.must(201, "POST", "/contacts/bulk/tags/update/remove", locTok, map[string]any{"locationId": loc1, "contacts": []string{id}, "tags": []string{}, "removeAllTags": true})
+	if got := get(r.body, "responses"); !cmp.Equal(got, []any{map[string]any{"contactId": id, "message": "Tags updated", "type": "success",
+		"oldTags": []any{"old", "keep", "new"}, "tagsAdded": []any{}, "tagsRemoved": []any{"old", "keep", "new"}}}) {
+		t.Errorf("removeAllTags responses = %v", got)
+	}
+	r = e.do("POST", "/contacts/bulk/tags/update/add", locTok, map[string]any{"locationId": loc1, "contacts": []string{id}, "tags": []string{"x"}, "removeAllTags": false})
+	if r.status != 422 || !strings.Contains(string(r.raw), "removeAllTags can only be used with type remove") {
+		t.Errorf("removeAllTags with add: %d %s", r.status, r.raw)
+	}
+}
+
+func TestEscapedSlashStaysInPathValue(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	r := e.do("GET", "/contacts/a%2Fb", locTok, nil)
+	if r.status != 404 || strings.Contains(string(r.raw), "Cannot GET") {
+		t.Errorf("GET /contacts/a%%2Fb: %d %s, want the contact's own 404", r.status, r.raw)
+	}
+	// Unescaped paths route as before; a real "/" still splits segments.
+	e.must(200, "GET", "/contacts/sbx-contact-1", locTok, nil)
+	r = e.do("GET", "/contacts/a/b", locTok, nil)
+	if r.status != 404 || !strings.Contains(string(r.raw), "Cannot GET /contacts/a/b") {
+		t.Errorf("GET /contacts/a/b: %d %s", r.status, r.raw)
+	}
+}
+
+func TestOpportunitySearchOrder(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
+	e := newEnv(t, Options{Now: clk.Now})
+	for _, n := range []string{"first", "second"} {
+		clk.Add(time.Minute)
+		c := e.must(201, "POST", "/contacts/", locTok, map[string]any{"locationId": loc1, "email": n + "@example.com"})
+		e.must(201, "POST", "/opportunities/", locTok, map[string]any{"locationId": loc1, "pipelineId": "sbx-pipeline-1", "name": "Order " + n, "status": "open", "contactId": sget(c.body, "contact.id")})
+	}
+	names := func(order string) []string {
+		r := e.must(200, "GET", "/opportunities/search?location_id="+loc1+"&q=Order&order="+order, locTok, nil)
+		var out []string
+		for _, o := range get(r.body, "opportunities").([]any) {
+			out = append(out, sget(o, "name"))
+		}
+		return out
+	}
+	if got := names("added_asc"); !cmp.Equal(got, []string{"Order first", "Order second"}) {
+		t.Errorf("added_asc: %v", got)
+	}
+	if got := names("added_desc"); !cmp.Equal(got, []string{"Order second", "Order first"}) {
+		t.Errorf("added_desc: %v", got)
+	}
+	for _, bad := range []string{"updated_desc", "bogus"} {
+		r := e.do("GET", "/opportunities/search?location_id="+loc1+"&order="+bad, locTok, nil)
+		if r.status != 422 || !strings.Contains(string(r.raw), "order must be one of the following values: added_asc, added_desc") {
+			t.Errorf("order=%s: %d %s", bad, r.status, r.raw)
+		}
+	}
+}
