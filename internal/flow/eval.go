@@ -416,7 +416,7 @@ func (s *Step) Request(ctx context.Context, env *Env) (*Request, error) {
 // Request evaluates the poll's params for env (whose Event is ignored). The
 // poller adds its own paging parameters.
 func (t *PollTrigger) Request(env *Env) (*Request, error) {
-	b := &builder{env: env}
+	b := &builder{env: env, section: "params"}
 	vals, err := b.evalMapping(t.Params)
 	if err != nil {
 		return nil, err
@@ -426,13 +426,24 @@ func (t *PollTrigger) Request(env *Env) (*Request, error) {
 
 type builder struct {
 	flow, step string
-	clear      []string
-	env        *Env
-	omitted    []string
+	// section names the mapping being built in error messages: "with" for
+	// steps, "params" for poll triggers.
+	section string
+	clear   []string
+	env     *Env
+	omitted []string
 }
 
 func (b *builder) fail(field string, pos Position, err error) error {
 	return &EvalError{Flow: b.flow, Step: b.step, Field: field, Pos: pos, Err: err}
+}
+
+// field names key k of the mapping being built, e.g. "with.email".
+func (b *builder) field(k string) string {
+	if b.section == "" {
+		return "with." + k
+	}
+	return b.section + "." + k
 }
 
 // evalMapping evaluates every top-level key, keeping nil values for now.
@@ -448,7 +459,7 @@ func (b *builder) evalMapping(m *Mapping) (map[string]any, error) {
 		}
 		v, f := m.root.vals[i].eval(view)
 		if f != nil {
-			return nil, b.fail("with."+k, f.pos, f.err)
+			return nil, b.fail(b.field(k), f.pos, f.err)
 		}
 		out[k] = v
 	}
@@ -526,11 +537,11 @@ func (b *builder) opRequest(op *catalog.Operation, m *Mapping, vals map[string]a
 		switch {
 		case slices.Contains(op.PathParams, k):
 			if !keep {
-				return nil, b.fail("with."+k, pos, fmt.Errorf("path parameter %s is empty; %s cannot be called without it", k, op.ID))
+				return nil, b.fail(b.field(k), pos, fmt.Errorf("path parameter %s is empty; %s cannot be called without it", k, op.ID))
 			}
 			s, err := toString(v)
 			if err != nil {
-				return nil, b.fail("with."+k, pos, fmt.Errorf("path parameter %s: %w", k, err))
+				return nil, b.fail(b.field(k), pos, fmt.Errorf("path parameter %s: %w", k, err))
 			}
 			req.Path[k] = s
 		case op.HasQuery(k):
@@ -538,7 +549,7 @@ func (b *builder) opRequest(op *catalog.Operation, m *Mapping, vals map[string]a
 				continue
 			}
 			if err := addQuery(req.Query, k, v); err != nil {
-				return nil, b.fail("with."+k, pos, err)
+				return nil, b.fail(b.field(k), pos, err)
 			}
 		default:
 			if keep {
@@ -557,7 +568,7 @@ func (b *builder) opRequest(op *catalog.Operation, m *Mapping, vals map[string]a
 			val = b.env.Connection.CompanyID
 		}
 		if val == "" {
-			return nil, b.fail("with."+n, m.root.pos, fmt.Errorf("%s needs %s and connection %q has no %s; map it under with:", op.ID, n, b.env.Connection.Name, src))
+			return nil, b.fail(b.field(n), m.root.pos, fmt.Errorf("%s needs %s and connection %q has no %s; map it under %s:", op.ID, n, b.env.Connection.Name, src, strings.TrimSuffix(b.field(""), ".")))
 		}
 		switch {
 		case slices.Contains(op.PathParams, n):
@@ -580,7 +591,7 @@ func (b *builder) opRequest(op *catalog.Operation, m *Mapping, vals map[string]a
 		_, inPath := req.Path[n]
 		_, inBody := body[n]
 		if !inPath && !inBody && !req.Query.Has(n) {
-			return nil, b.fail("with."+n, m.Pos(n), fmt.Errorf("%s requires %s, and its mapping evaluated empty%s", op.ID, n, clearEmptyHint(n, vals[n])))
+			return nil, b.fail(b.field(n), m.Pos(n), fmt.Errorf("%s requires %s, and its mapping evaluated empty%s", op.ID, n, clearEmptyHint(n, vals[n])))
 		}
 	}
 	if len(body) > 0 {

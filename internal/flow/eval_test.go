@@ -606,3 +606,24 @@ steps:
 		}
 	}
 }
+
+// A poll's params are built like a step's with:, but errors must name the
+// section the user actually writes.
+func TestPollRequestErrorsNameParams(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `
+trigger: {poll: {op: contacts.search, every: 5m}}
+steps:
+  - {id: tag, op: contacts.addTags, with: {contactId: "{{ event.id }}", tags: [x]}}
+`)
+	env := testEnv(t, `{}`)
+	env.Connection.LocationID = ""
+	_, err := f.Trigger.Poll.Request(env)
+	var ee *EvalError
+	if !errors.As(err, &ee) || ee.Field != "params.locationId" {
+		t.Fatalf("error = %#v, want field params.locationId", err)
+	}
+	if !strings.Contains(err.Error(), "map it under params:") || strings.Contains(err.Error(), "with") {
+		t.Errorf("message = %q, want it to point at params: only", err)
+	}
+}
