@@ -29,6 +29,7 @@ type flowsTestOptions struct {
 	event      string
 	against    string
 	dryRun     bool
+	anyType    bool
 	baseURL    string
 	token      string
 	locationID string
@@ -70,6 +71,7 @@ are reported as not evaluable.`,
 	f.StringVar(&o.event, "event", "", "the event: @file.json, - for stdin, or inline JSON (required)")
 	f.StringVar(&o.against, "against", "sandbox", "sandbox (built-in, nothing real changes) or live")
 	f.BoolVar(&o.dryRun, "dry-run", false, "send nothing that changes anything; print what would be sent")
+	f.BoolVar(&o.anyType, "any-type", false, "run even when the event's type is not in the flow's types: (a server would acknowledge it and not run it)")
 	f.StringVar(&o.baseURL, "base-url", ghl.DefaultBaseURL, "GoHighLevel API base URL, with --against live")
 	f.StringVar(&o.token, "token", "", "Private Integration Token, with --against live (prefer GHLSYNC_TOKEN)")
 	f.StringVar(&o.locationID, "location-id", "", "location id, with --against live")
@@ -96,6 +98,10 @@ func runFlowsTest(ctx context.Context, o *flowsTestOptions, name string, stdin i
 	switch {
 	case f.Trigger.Webhook != nil:
 		in.Source = f.Trigger.Webhook.Source
+		if w := f.Trigger.Webhook; !o.anyType && in.Type != "" && !w.Accepts(in.Type) {
+			return &exitError{code: 1, err: fmt.Errorf("flow %s takes types %s, not %q: a server would acknowledge this event and not run it (pass --any-type to run it anyway)",
+				f.Name, strings.Join(w.Types, ", "), in.Type)}
+		}
 	case f.Trigger.Poll != nil:
 		in.Source, in.Type = "poll", f.Trigger.Poll.Op
 	}

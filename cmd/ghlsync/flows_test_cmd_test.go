@@ -45,3 +45,20 @@ func TestFlowsTestKeyedStep(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowsTestAppliesTypes: an event the flow's types: filter would not run
+// is refused (as a server would ignore it) unless --any-type is given.
+func TestFlowsTestAppliesTypes(t *testing.T) {
+	t.Parallel()
+	event := `{"id":"evt_t1","type":"note.created","data":{"email":"types@example.com"}}`
+	out, _, err := run(t, "", "flows", "test", "../../examples/flows/sync-contacts-generic.yaml",
+		"--event", event, "--dry-run")
+	if err == nil || !strings.Contains(err.Error(), `not "note.created"`) || !strings.Contains(err.Error(), "--any-type") {
+		t.Fatalf("err = %v, want a refusal naming the type and --any-type\n%s", err, out)
+	}
+	out, _, err = run(t, "", "flows", "test", "../../examples/flows/sync-contacts-generic.yaml",
+		"--event", event, "--dry-run", "--any-type")
+	if err != nil || !strings.Contains(out, "contacts.upsert") {
+		t.Fatalf("with --any-type: err = %v\n%s", err, out)
+	}
+}
