@@ -463,9 +463,13 @@ func (s *server) reload(ctx context.Context) (web.ReloadResult, error) {
 	s.Engine.SetFlows(loaded)
 	s.Engine.SetHeld(held)
 	s.Web.ReloadSources()
-	res := web.ReloadResult{KeptPrevious: kept, Flows: []string{}}
+	res := web.ReloadResult{Flows: []string{}, Problems: []web.FlowProblem{}, KeptPrevious: []string{}, Unavailable: map[string]string{}}
+	res.KeptPrevious = append(res.KeptPrevious, kept...)
 	for _, f := range loaded.Flows {
 		res.Flows = append(res.Flows, f.Name)
+		if err := s.Web.Unavailable(f.Name); err != nil {
+			res.Unavailable[f.Name] = err.Error()
+		}
 	}
 	for _, p := range loaded.Errors {
 		res.Problems = append(res.Problems, web.FlowProblem{Where: p.Pos.String(), Message: p.Msg})

@@ -47,6 +47,7 @@ func TestReloadKeepsThePreviousVersionOfABrokenFlow(t *testing.T) {
 		"a.yaml": strings.Replace(goodFlow, "contacts.upsert", "contacts.upsret", 1), // broken
 		"b.yaml": strings.Replace(goodFlow, "Deal Value", "Deal Valeu", 1),           // a field the location lacks
 		"d.yaml": goodFlow,                                                           // new
+		"e.yaml": strings.Replace(goodFlow, "literal:s3cret-generic", "env:GHLSYNC_TEST_UNSET_SECRET_E", 1),
 	})
 	if err := os.Remove(filepath.Join(dir, "c.yaml")); err != nil {
 		t.Fatal(err)
@@ -75,11 +76,14 @@ func TestReloadKeepsThePreviousVersionOfABrokenFlow(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &res); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"a", "b", "d"}, res.Flows); diff != "" {
+	if diff := cmp.Diff([]string{"a", "b", "d", "e"}, res.Flows); diff != "" {
 		t.Errorf("active flows (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"a", "b"}, res.KeptPrevious); diff != "" {
 		t.Errorf("kept previous (-want +got):\n%s", diff)
+	}
+	if len(res.Unavailable) != 1 || !strings.Contains(res.Unavailable["e"], "GHLSYNC_TEST_UNSET_SECRET_E") {
+		t.Errorf("unavailable: %+v, want only flow e, naming its missing secret", res.Unavailable)
 	}
 	if len(res.Problems) != 2 || !strings.Contains(res.Problems[0].Where, "a.yaml:") || !strings.Contains(res.Problems[1].Message, "Deal Valeu") {
 		t.Errorf("problems: %+v", res.Problems)

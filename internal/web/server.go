@@ -67,10 +67,13 @@ type ReloadResult struct {
 	// Flows are the active flows afterwards.
 	Flows []string `json:"flows"`
 	// Problems are those of the files that did not load.
-	Problems []FlowProblem `json:"problems,omitempty"`
+	Problems []FlowProblem `json:"problems"`
 	// KeptPrevious names the flows whose file has problems now and whose
 	// previous version stays active.
-	KeptPrevious []string `json:"keptPrevious,omitempty"`
+	KeptPrevious []string `json:"keptPrevious"`
+	// Unavailable maps each active flow that cannot take deliveries (its
+	// source lacks a secret, or the flow is held) to the reason.
+	Unavailable map[string]string `json:"unavailable"`
 }
 
 // Server serves ghlsync's HTTP endpoints.
