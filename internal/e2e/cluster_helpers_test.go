@@ -112,7 +112,7 @@ func (c *cluster) startN(n int, extra ...string) []*proc {
 	return out
 }
 
-// launch is start for tests and benchmarks alike: it runs the binary and
+// launch runs the binary (for tests and benchmarks alike) and
 // waits until url+ready answers 200.
 func launch(tb testing.TB, name, ready string, env []string, args ...string) *proc {
 	tb.Helper()

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -65,19 +64,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // proc is a running ghlsync process.
 type proc struct {
-	t    *testing.T
 	name string
 	cmd  *exec.Cmd
 	out  *lockedBuffer
@@ -103,54 +91,6 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// start runs the binary and waits until url+ready answers 200.
-func start(t *testing.T, name, ready string, env []string, args ...string) *proc {
-	t.Helper()
-	addr := freeAddr(t)
-	args = append(args, "--addr", addr)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(append(os.Environ(), "GHLSYNC_E2E_SECRET="+secret), env...)
-	p := &proc{t: t, name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{}), URL: "http://" + addr}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, tail(p.out.String(), 60))
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(p.URL + ready)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited before it was ready: %v\n%s", name, p.err, p.out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 30s:\n%s", name, p.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -169,14 +109,14 @@ func startSandbox(t *testing.T, faults string) *proc {
 		}
 		args = append(args, "--faults", path)
 	}
-	return start(t, "sandbox", "/_sandbox/", nil, args...)
+	return launch(t, "sandbox", "/_sandbox/", nil, args...)
 }
 
 func startServe(t *testing.T, sandboxURL, db string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"serve", "--flows", "testdata/flows", "--db", db, "--base-url", sandboxURL,
 		"--location-id", location, "--no-client-rate-limit", "--workers", "20", "--log-level", "warn"}, extra...)
-	return start(t, "serve", "/healthz", []string{"GHLSYNC_TOKEN=" + token}, args...)
+	return launch(t, "serve", "/healthz", []string{"GHLSYNC_TOKEN=" + token}, args...)
 }
 
 // deliver posts a signed generic event and returns the status and answer.

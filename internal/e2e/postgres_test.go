@@ -116,7 +116,9 @@ func TestPostgresThreeServersExactlyOnce(t *testing.T) {
 	}
 
 	// Three servers, one poll: the leader's.
-	if got, want := reqs.count(isOp("contacts.search")), pollsExpected(time.Since(term), time.Minute); got != want {
+	// One extra start-up poll is allowed after a leadership handover while
+	// the servers start (see below).
+	if got, want := reqs.count(isOp("contacts.search")), pollsExpected(time.Since(term), time.Minute); got < want || got > want+1 {
 		t.Errorf("%d polls by 3 servers in %s, want %d (the elected leader's)", got, time.Since(term).Round(time.Second), want)
 	}
 
@@ -129,8 +131,12 @@ func TestPostgresThreeServersExactlyOnce(t *testing.T) {
 	waitSucceeded(t, db, "polled", len(newContacts), 30*time.Second)
 	time.Sleep(time.Second) // room for a wrong second poll to show
 	reqs.read()
-	if got, want := reqs.count(isOp("contacts.search"))-before, pollsExpected(time.Since(term), time.Minute); got != want {
-		t.Errorf("%d polls by 3 restarted servers in %s, want %d", got, time.Since(term).Round(time.Second), want)
+	// Servers starting one after another may hand leadership over once,
+	// and River runs a new leader's start-up poll again: one extra poll is
+	// allowed (it lists, finds nothing new past the checkpoint and emits
+	// nothing); what must hold exactly is that each item runs once, below.
+	if got, want := reqs.count(isOp("contacts.search"))-before, pollsExpected(time.Since(term), time.Minute); got < want || got > want+1 {
+		t.Errorf("%d polls by 3 restarted servers in %s, want %d (or one more after a leadership handover)", got, time.Since(term).Round(time.Second), want)
 	}
 	st := readSandbox(t, sb.URL)
 	polledNotes := map[string][]string{}
@@ -203,7 +209,7 @@ func checkOneRefresh(t *testing.T, what string, reqs []reqEntry, ttl time.Durati
 func TestPostgresOAuthRefreshOnceAcrossServers(t *testing.T) {
 	dbURL, db := pgSchema(t)
 	const ttl = 8 * time.Second
-	sb := start(t, "sandbox", "/_sandbox/", nil, "sandbox", "--quiet", "--no-rate-limit", "--token-ttl", ttl.String())
+	sb := launch(t, "sandbox", "/_sandbox/", nil, "sandbox", "--quiet", "--no-rate-limit", "--token-ttl", ttl.String())
 	reqs := newReqLog(t, sb.URL)
 	var key [32]byte
 	_, _ = rand.Read(key[:])
