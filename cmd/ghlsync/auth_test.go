@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +23,10 @@ import (
 	"github.com/ghlsync/ghlsync/internal/sandbox"
 	"github.com/ghlsync/ghlsync/internal/source"
 	"github.com/ghlsync/ghlsync/internal/store"
+	"github.com/ghlsync/ghlsync/internal/testutil"
 )
 
-// syncBuffer is a buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // authWorld is a sandbox and a database for the auth commands.
 type authWorld struct {

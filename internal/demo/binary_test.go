@@ -1,8 +1,8 @@
 package demo
 
 import (
-	"bytes"
 	"fmt"
+	"github.com/ghlsync/ghlsync/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,24 +65,7 @@ func ghlsyncBinary(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing and a test
-// reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // proc is a running ghlsync process.
 type proc struct {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ghlsync/ghlsync/internal/ghl"
 	"github.com/ghlsync/ghlsync/internal/source/sign"
+	"github.com/ghlsync/ghlsync/internal/testutil"
 )
 
 const (
@@ -74,22 +75,7 @@ type proc struct {
 	URL  string
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.SyncBuffer
 
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

@@ -1,35 +1,18 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ghlsync/ghlsync/internal/engine/redact"
 	"github.com/ghlsync/ghlsync/internal/store"
 	"github.com/ghlsync/ghlsync/internal/store/storetest"
+	"github.com/ghlsync/ghlsync/internal/testutil"
 )
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // TestIngestRefusesWhatCannotBeStored: a NUL character anywhere, or an id of
 // only whitespace, is refused the same way on both databases (a permanent

@@ -1,7 +1,7 @@
 package ghl
 
 import (
-	"bytes"
+	"github.com/ghlsync/ghlsync/internal/testutil"
 	"io"
 	"log/slog"
 	"net/http"
@@ -77,23 +77,7 @@ func (rs *rateServer) maxInWindow() int {
 	return best
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 func debugLogger(buf *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
